@@ -1,0 +1,2 @@
+"""Time- and event-driven automation: cron schedules, sensors, `flowstone tick`, checkpoint timeouts.
+"""

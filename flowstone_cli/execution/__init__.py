@@ -1,0 +1,2 @@
+"""Running a plan: the coordinator, the step runner that executes in workers, executors and retries.
+"""

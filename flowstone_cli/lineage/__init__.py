@@ -1,0 +1,2 @@
+"""Code versions, data versions, staleness reasons and impact analysis.
+"""

@@ -1,0 +1,2 @@
+"""Numbered schema migrations of the metadata store.
+"""

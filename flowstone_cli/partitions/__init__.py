@@ -1,0 +1,2 @@
+"""Partition definitions, canonical partition keys, time windows and mappings between assets.
+"""

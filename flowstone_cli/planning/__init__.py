@@ -1,0 +1,2 @@
+"""Selection expressions and plans: which steps run, in what order, and why.
+"""

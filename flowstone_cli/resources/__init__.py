@@ -1,0 +1,2 @@
+"""Resources: external systems (databases, API clients) that assets declare and receive.
+"""
