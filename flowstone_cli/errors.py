@@ -64,18 +64,6 @@ def _rebuild_error(cls: type[FlowStoneError], state: dict[str, Any]) -> FlowSton
     return err
 
 
-class ProjectNotFoundError(FlowStoneError):
-    """No `flowstone.toml` could be found for this command."""
-
-    code = "project_not_found"
-
-
-class ConfigError(FlowStoneError):
-    """`flowstone.toml` is malformed, has an unknown key, a wrong type or an unset variable."""
-
-    code = "config_error"
-
-
 @dataclass(frozen=True)
 class Problem:
     """One problem found while loading or validating a project.
@@ -95,6 +83,30 @@ class Problem:
     def to_dict(self) -> dict[str, str]:
         return {"code": self.code, "message": self.message, "location": self.location,
                 "hint": self.hint}
+
+
+class ProjectNotFoundError(FlowStoneError):
+    """No `flowstone.toml` could be found for this command."""
+
+    code = "project_not_found"
+
+
+class ConfigError(FlowStoneError):
+    """`flowstone.toml` is malformed, has an unknown key, a wrong type or an unset variable.
+
+    `problems` lists every problem found (a file may have several), each with its location.
+    """
+
+    code = "config_error"
+
+    def __init__(self, message: str, *, hint: str = "", problems: tuple[Problem, ...] = ()) -> None:
+        super().__init__(message, hint=hint)
+        self.problems = tuple(problems)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = super().to_dict()
+        data["problems"] = [p.to_dict() for p in self.problems]
+        return data
 
 
 class DefinitionError(FlowStoneError):

@@ -1,0 +1,38 @@
+"""FlowStone: asset-first data orchestration that lives on the command line.
+
+Import what asset modules need from here: `asset`, `Output`, `RetryPolicy`, `AssetContext`,
+and (as they land) partitions, checkpoints, schedules and sensors. Names are loaded lazily so
+that `flowstone --help` does not pay for them.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+from flowstone_cli._version import __version__
+
+_EXPORTS = {
+    "asset": "flowstone_cli.definitions.asset",
+    "AssetSpec": "flowstone_cli.definitions.asset",
+    "AssetContext": "flowstone_cli.definitions.context",
+    "Output": "flowstone_cli.definitions.output",
+    "RetryPolicy": "flowstone_cli.definitions.output",
+    "Definitions": "flowstone_cli.definitions.definitions",
+    "FlowStoneError": "flowstone_cli.errors",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'flowstone_cli' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

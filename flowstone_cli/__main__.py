@@ -1,0 +1,5 @@
+"""`python -m flowstone_cli`: the same as the `flowstone` command."""
+
+from flowstone_cli.cli.main import run
+
+run()

@@ -1,0 +1,117 @@
+"""Opening and checking projects, and describing their assets."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from flowstone_cli.definitions.asset import AssetSpec
+from flowstone_cli.errors import Problem
+from flowstone_cli.project.discovery import find_project_root
+from flowstone_cli.project.loader import LoadReport, Project, inspect_project, load_project
+from flowstone_cli.project.validation import memory_manager_problems
+
+
+def resolve_root(project: str | os.PathLike[str] | None = None, *, cwd: Path | None = None,
+                 env: Mapping[str, str] | None = None) -> Path:
+    """Find the project folder (see `find_project_root`)."""
+    return find_project_root(project, os.environ if env is None else env,
+                             Path.cwd() if cwd is None else cwd)
+
+
+def open_project(project: str | os.PathLike[str] | None = None, *, cwd: Path | None = None,
+                 env: Mapping[str, str] | None = None) -> Project:
+    """Find, load and validate a project.
+
+    Raises:
+        ProjectNotFoundError: no project was found.
+        DefinitionError: the project has problems (all of them are listed).
+    """
+    environ = os.environ if env is None else env
+    return load_project(resolve_root(project, cwd=cwd, env=environ), environ)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of `flowstone check`.
+
+    Attributes:
+        root: the project folder.
+        problems: every problem found.
+        asset_count: how many assets were found (valid or not).
+        report: the full load report.
+    """
+
+    root: Path
+    problems: tuple[Problem, ...]
+    asset_count: int
+    report: LoadReport
+
+    @property
+    def ok(self) -> bool:
+        """True when no problem was found."""
+        return not self.problems
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for `--json`."""
+        return {"project": str(self.root), "ok": self.ok, "assets": self.asset_count,
+                "problems": [p.to_dict() for p in self.problems]}
+
+
+def check_project(project: str | os.PathLike[str] | None = None, *, cwd: Path | None = None,
+                  env: Mapping[str, str] | None = None) -> CheckResult:
+    """Load the project and collect every problem, including executor compatibility."""
+    environ = os.environ if env is None else env
+    root = resolve_root(project, cwd=cwd, env=environ)
+    report = inspect_project(root, environ)
+    problems = list(report.problems)
+    if report.project is not None:
+        loaded = report.project
+        problems += memory_manager_problems(loaded.definitions.assets.values(), loaded.config,
+                                            loaded.config.executor.type)
+    return CheckResult(root=root, problems=tuple(problems), asset_count=len(report.specs),
+                       report=report)
+
+
+def describe_asset(spec: AssetSpec, *, root: Path | None = None) -> dict[str, Any]:
+    """An asset as plain data: what `list --json` prints for each asset."""
+    location = spec.location
+    if root is not None and spec.file.startswith(str(root)):
+        location = f"{os.path.relpath(spec.file, root)}:{spec.line}"
+    partitions = spec.partitions
+    return {
+        "name": spec.name,
+        "group": spec.group,
+        "tags": dict(spec.tags),
+        "deps": list(spec.upstream),
+        "inputs": list(spec.inputs),
+        "io_manager": spec.io_manager,
+        "partitions": partitions.describe() if hasattr(partitions, "describe") else None,
+        "description": spec.description,
+        "requires": list(spec.requires),
+        "location": location,
+    }
+
+
+def list_assets(project: Project) -> list[dict[str, Any]]:
+    """Every asset of the project as plain data, in definition order."""
+    return [describe_asset(spec, root=project.root)
+            for spec in (project.definitions.assets[n] for n in project.definitions.order)]
+
+
+def show_asset(project: Project, name: str) -> dict[str, Any]:
+    """One asset in detail: its description plus code version and direct neighbours."""
+    definitions = project.definitions
+    spec = definitions.get(name)
+    data = describe_asset(spec, root=project.root)
+    data["code_version"] = spec.code_version
+    data["downstream"] = list(definitions.dag.downstream_of(name))
+    data["retry"] = (None if spec.retry is None else
+                     {"max_attempts": spec.retry.max_attempts, "delay": spec.retry.delay,
+                      "backoff": spec.retry.backoff})
+    data["timeout"] = spec.timeout
+    data["max_age"] = spec.max_age
+    return data

@@ -1,0 +1,43 @@
+"""Global CLI state and the option aliases shared by commands."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from flowstone_cli.cli.output import Printer
+
+
+@dataclass
+class CliState:
+    """Options given before the command name (`flowstone -p DIR --json list`)."""
+
+    project: Path | None = None
+    json: bool = False
+    debug: bool = False
+    log_format: str = "text"
+    printer: Printer = field(default_factory=Printer)
+    project_obj: Any = None
+
+
+def state_of(ctx: typer.Context, *, json_flag: bool = False) -> CliState:
+    """The state set by the global callback, with a command-level `--json` folded in."""
+    state = ctx.find_root().obj
+    if not isinstance(state, CliState):
+        state = CliState()
+        ctx.find_root().obj = state
+    if json_flag and not state.json:
+        state.json = True
+        state.printer.json = True
+    return state
+
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+SelectionArg = Annotated[list[str], typer.Argument(
+    help="Assets to select: name, +name, name+, 2+name, group:NAME, tag:KEY=VALUE or *.",
+    show_default=False)]
+ExcludeOpt = Annotated[list[str] | None, typer.Option(
+    "--exclude", "-x", help="Remove these assets from the selection (same syntax).")]

@@ -1,0 +1,147 @@
+"""Loading a project: config, then modules, then validated `Definitions`, as plain objects."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+
+from flowstone_cli.definitions.asset import AssetSpec
+from flowstone_cli.definitions.definitions import Definitions
+from flowstone_cli.errors import ConfigError, DefinitionError, Problem
+from flowstone_cli.project.config import CONFIG_FILE, FlowStoneConfig, read_config
+from flowstone_cli.project.discovery import import_project_modules
+from flowstone_cli.project.validation import validate_specs
+
+METADATA_FILE = "flowstone.duckdb"
+
+
+def is_remote(url: str) -> bool:
+    """True for fsspec URLs with a non-local protocol (s3://, gcs://, memory://...)."""
+    return "://" in url and not url.startswith("file://")
+
+
+@dataclass(frozen=True)
+class Project:
+    """A loaded, validated project.
+
+    Attributes:
+        root: the project folder.
+        config: the parsed `flowstone.toml`.
+        definitions: the validated asset definitions.
+        storage_root: absolute local path or fsspec URL where data lives.
+        metadata_path: the metadata DuckDB file.
+        secrets: resolved secret values from `${VAR}` interpolation, for redaction.
+        package: the private package name the modules were imported under.
+    """
+
+    root: Path
+    config: FlowStoneConfig
+    definitions: Definitions
+    storage_root: str
+    metadata_path: Path
+    secrets: frozenset[str] = field(repr=False, default=frozenset())
+    package: str = ""
+
+    @property
+    def name(self) -> str:
+        """The project's name from `[project] name`."""
+        return self.config.project.name
+
+
+@dataclass(frozen=True)
+class LoadReport:
+    """Everything learned while loading, whether or not the project is valid.
+
+    Attributes:
+        project: the project, or None when there were problems.
+        problems: every problem found (config, imports, definitions).
+        specs: every asset spec found, valid or not.
+    """
+
+    project: Project | None
+    problems: tuple[Problem, ...]
+    specs: tuple[AssetSpec, ...]
+
+
+def collect_specs(modules: tuple[ModuleType, ...]) -> list[AssetSpec]:
+    """Every `AssetSpec` bound at module level, each definition once even if re-imported."""
+    seen: set[tuple[str, int, str]] = set()
+    specs: list[AssetSpec] = []
+    for module in modules:
+        for value in vars(module).values():
+            if isinstance(value, AssetSpec):
+                identity = (value.file, value.line, value.name)
+                if identity not in seen:
+                    seen.add(identity)
+                    specs.append(value)
+    return specs
+
+
+def storage_root_for(root: Path, config: FlowStoneConfig) -> str:
+    """The storage root as an absolute path or a URL."""
+    configured = config.storage.root
+    if is_remote(configured):
+        return configured.rstrip("/")
+    local = configured.removeprefix("file://")
+    return str((root / local).resolve())
+
+
+def metadata_path_for(root: Path, config: FlowStoneConfig, storage_root: str) -> Path:
+    """Where the metadata file lives: `[metadata] path`, else next to local data, else
+    `.flowstone/` inside the project when data is remote."""
+    if config.metadata.path:
+        return (root / config.metadata.path).resolve()
+    if is_remote(storage_root):
+        return root / ".flowstone" / METADATA_FILE
+    return Path(storage_root) / METADATA_FILE
+
+
+def _fallback_assets_dir(root: Path) -> str:
+    # When flowstone.toml is invalid we still check the definitions, so that one `check` shows
+    # every problem; the assets folder is taken from the raw file if it names one.
+    try:
+        raw = tomllib.loads((root / CONFIG_FILE).read_text(encoding="utf-8"))
+        value = raw.get("project", {}).get("assets_dir", "assets")
+        return value if isinstance(value, str) else "assets"
+    except (OSError, tomllib.TOMLDecodeError, AttributeError):
+        return "assets"
+
+
+def inspect_project(root: Path, env: Mapping[str, str]) -> LoadReport:
+    """Load as much of the project as possible and report every problem found."""
+    problems: list[Problem] = []
+    config: FlowStoneConfig | None = None
+    secrets: frozenset[str] = frozenset()
+    try:
+        config, secrets = read_config(root, env)
+    except ConfigError as exc:
+        problems.extend(exc.problems or (Problem(exc.code, exc.message, str(root / CONFIG_FILE),
+                                                 exc.hint),))
+    assets_dir = config.project.assets_dir if config else _fallback_assets_dir(root)
+    discovered = import_project_modules(root, assets_dir)
+    problems.extend(discovered.problems)
+    specs = collect_specs(discovered.modules)
+    problems.extend(validate_specs(specs, config))
+    if problems or config is None:
+        return LoadReport(None, tuple(problems), tuple(specs))
+    storage_root = storage_root_for(root, config)
+    project = Project(root=root, config=config, definitions=Definitions.from_specs(specs),
+                      storage_root=storage_root,
+                      metadata_path=metadata_path_for(root, config, storage_root),
+                      secrets=secrets, package=discovered.package)
+    return LoadReport(project, (), tuple(specs))
+
+
+def load_project(root: Path, env: Mapping[str, str]) -> Project:
+    """Load and validate the project at `root`.
+
+    Raises:
+        DefinitionError: with every problem found, when the project is not valid.
+    """
+    report = inspect_project(root, env)
+    if report.project is None:
+        raise DefinitionError(report.problems)
+    return report.project

@@ -1,0 +1,139 @@
+"""Validation at load: every check that needs no user code to run, all problems in one pass."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+
+from flowstone_cli.dag import DAG
+from flowstone_cli.definitions.asset import AssetSpec
+from flowstone_cli.definitions.definitions import did_you_mean
+from flowstone_cli.durations import parse_duration
+from flowstone_cli.errors import FlowStoneError, Problem
+from flowstone_cli.keys import is_valid_asset_name
+from flowstone_cli.project.config import FlowStoneConfig
+
+BUILTIN_IO_MANAGERS = ("pickle", "json", "parquet", "duckdb", "memory")
+
+
+def _names(specs: Iterable[AssetSpec]) -> list[str]:
+    return list(dict.fromkeys(spec.name for spec in specs))
+
+
+def check_names(specs: Sequence[AssetSpec]) -> list[Problem]:
+    """Invalid identifiers and duplicate names (giving every location)."""
+    problems: list[Problem] = []
+    by_name: dict[str, list[AssetSpec]] = defaultdict(list)
+    for spec in specs:
+        by_name[spec.name].append(spec)
+        if not is_valid_asset_name(spec.name):
+            problems.append(Problem("invalid_name", f"asset name `{spec.name}` is not a valid "
+                                    "identifier", spec.location,
+                                    "Use letters, digits and underscores, not starting with a "
+                                    "digit (at most 128 characters)."))
+    for name, group in by_name.items():
+        if len(group) > 1:
+            places = " and ".join(s.location for s in group)
+            problems.append(Problem("duplicate_name", f"asset `{name}` is defined "
+                                    f"{len(group)} times: {places}", group[1].location,
+                                    "Rename one of them, or pass name= to @asset."))
+    return problems
+
+
+def check_dependencies(specs: Sequence[AssetSpec]) -> list[Problem]:
+    """Parameters that are not assets, unknown `deps=`, bad parameter kinds."""
+    known = set(_names(specs))
+    problems: list[Problem] = []
+    for spec in specs:
+        for param in spec.bad_params:
+            problems.append(Problem("bad_parameter", f"parameter `{param}` of asset `{spec.name}` "
+                                    "cannot be a dependency (*args, **kwargs and positional-only "
+                                    "parameters are not allowed)", spec.location,
+                                    "Name each upstream asset as its own parameter."))
+        for param in spec.inputs:
+            if param not in known:
+                problems.append(Problem(
+                    "unknown_parameter", f"parameter `{param}` of asset `{spec.name}` is neither "
+                    f"`context` nor an asset{did_you_mean(param, known)}", spec.location,
+                    "Parameters name upstream assets; rename it or define that asset."))
+        for dep in spec.deps:
+            if dep not in known:
+                problems.append(Problem(
+                    "unknown_dependency", f"asset `{spec.name}` depends on unknown asset "
+                    f"`{dep}`{did_you_mean(dep, known)}", spec.location,
+                    "Fix the name in deps=[...] or define that asset."))
+    return problems
+
+
+def check_cycles(specs: Sequence[AssetSpec]) -> list[Problem]:
+    """One problem per independent cycle found, printing its path."""
+    first = {}
+    for spec in specs:
+        first.setdefault(spec.name, spec)
+    dag = DAG({name: spec.upstream for name, spec in first.items()})
+    cycle = dag.find_cycle()
+    if cycle is None:
+        return []
+    return [Problem("cycle", "dependency cycle: " + " -> ".join(cycle), first[cycle[0]].location,
+                    "Remove one of these dependencies; assets must form a DAG.")]
+
+
+def check_configured(specs: Sequence[AssetSpec], config: FlowStoneConfig) -> list[Problem]:
+    """Every I/O manager and resource an asset names must exist."""
+    managers = set(BUILTIN_IO_MANAGERS) | set(config.io_managers)
+    problems: list[Problem] = []
+    for spec in specs:
+        if spec.io_manager not in managers:
+            problems.append(Problem(
+                "unknown_io_manager", f"asset `{spec.name}` uses I/O manager "
+                f"`{spec.io_manager}`, which is not configured"
+                f"{did_you_mean(spec.io_manager, managers)}", spec.location,
+                f"Add [io_managers.{spec.io_manager}] to flowstone.toml, or use one of: "
+                f"{', '.join(sorted(managers))}."))
+        for resource in spec.requires:
+            if resource not in config.resources:
+                problems.append(Problem(
+                    "unknown_resource", f"asset `{spec.name}` requires resource `{resource}`, "
+                    f"which is not configured{did_you_mean(resource, config.resources)}",
+                    spec.location, f"Add [resources.{resource}] with a `type` to "
+                                   "flowstone.toml."))
+    return problems
+
+
+def check_options(specs: Sequence[AssetSpec]) -> list[Problem]:
+    """Durations and other decorator arguments that can be checked without running code."""
+    problems: list[Problem] = []
+    for spec in specs:
+        for what, value in (("timeout", spec.timeout), ("max_age", spec.max_age)):
+            if value is None:
+                continue
+            try:
+                parse_duration(value, what=f"{what}=")
+            except FlowStoneError as exc:
+                problems.append(Problem("bad_duration", f"asset `{spec.name}`: {exc.message}",
+                                        spec.location, exc.hint))
+    return problems
+
+
+def memory_manager_problems(specs: Iterable[AssetSpec], config: FlowStoneConfig,
+                            executor: str) -> list[Problem]:
+    """Assets stored by the in-process `memory` manager cannot run on the process executor."""
+    if executor != "process":
+        return []
+    memory = {"memory"} | {name for name, section in config.io_managers.items()
+                           if section.type == "memory"}
+    return [Problem("memory_with_processes", f"asset `{spec.name}` uses the in-memory I/O "
+                    f"manager `{spec.io_manager}`, which the process executor cannot share "
+                    "between workers", spec.location,
+                    "Use `--executor inline` (or [executor] type = \"inline\"), or a file-based "
+                    "I/O manager such as pickle.")
+            for spec in specs if spec.io_manager in memory]
+
+
+def validate_specs(specs: Sequence[AssetSpec], config: FlowStoneConfig | None) -> list[Problem]:
+    """Run every load-time check and return all problems found."""
+    problems = check_names(specs) + check_dependencies(specs) + check_options(specs)
+    problems += check_cycles(specs)
+    if config is not None:
+        problems += check_configured(specs, config)
+    return problems
