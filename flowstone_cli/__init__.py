@@ -20,6 +20,10 @@ _EXPORTS = {
     "RetryPolicy": "flowstone_cli.definitions.output",
     "Definitions": "flowstone_cli.definitions.definitions",
     "FlowStoneError": "flowstone_cli.errors",
+    "Resource": "flowstone_cli.resources.base",
+    "IOManager": "flowstone_cli.io.base",
+    "StoreContext": "flowstone_cli.io.base",
+    "StoredValue": "flowstone_cli.io.base",
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from flowstone_cli.api.materialize import decided_plan
+from flowstone_cli.api.wiring import open_store
 from flowstone_cli.planning.graph_export import render_graph
-from flowstone_cli.planning.plan import Plan, build_plan
+from flowstone_cli.planning.plan import Plan
 from flowstone_cli.planning.selection import Selection, select
 from flowstone_cli.project.loader import Project
 
@@ -16,10 +18,11 @@ def select_assets(project: Project, selection: Sequence[str],
     return select(project.definitions, selection, exclude)
 
 
-def make_plan(project: Project, selection: Sequence[str], exclude: Sequence[str] = ()) -> Plan:
-    """The steps a selection covers, in dependency order, with why each is included."""
-    chosen = select_assets(project, selection, exclude)
-    return build_plan(project.definitions, chosen)
+def make_plan(project: Project, selection: Sequence[str], exclude: Sequence[str] = (), *,
+              force: bool = False) -> Plan:
+    """The steps a selection covers, in dependency order, each marked run (with the reason it
+    is stale) or skip (up to date), with why it is included."""
+    return decided_plan(project, open_store(project), selection, exclude, force=force).plan
 
 
 def graph(project: Project, fmt: str, selection: Sequence[str] = ("*",)) -> str:

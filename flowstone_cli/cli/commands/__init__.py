@@ -5,8 +5,14 @@ from __future__ import annotations
 import typer
 
 from flowstone_cli.cli.commands import inspect as inspect_commands
+from flowstone_cli.cli.commands import run as run_commands
+from flowstone_cli.cli.commands import resources as resources_commands
+from flowstone_cli.cli.commands import runs as runs_commands
 
 
 def register_commands(app: typer.Typer) -> None:
     """Add every command to `app`."""
     inspect_commands.register(app)
+    run_commands.register(app)
+    runs_commands.register(app)
+    resources_commands.register(app)

@@ -1,2 +1,38 @@
 """Numbered schema migrations of the metadata store.
+
+Each `mNNNN_*.py` module holds `VERSION`, `DESCRIPTION` and `apply(conn)`. `MIGRATIONS` lists them
+in order; a write session applies every one newer than the file's `schema_version`, inside its
+transaction, so a crash mid-migration leaves the file as it was. Never edit a released migration:
+add the next number.
 """
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from flowstone_cli.metadata.migrations import m0001_initial
+
+if TYPE_CHECKING:
+    from duckdb import DuckDBPyConnection
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One schema step: from `version - 1` to `version`."""
+
+    version: int
+    description: str
+    apply: Callable[[DuckDBPyConnection], None]
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(m0001_initial.VERSION, m0001_initial.DESCRIPTION, m0001_initial.apply),
+)
+
+# Versions must run 1, 2, 3...: a gap or a duplicate would skip or repeat a schema change.
+if [m.version for m in MIGRATIONS] != list(range(1, len(MIGRATIONS) + 1)):
+    raise RuntimeError("metadata migrations must be numbered 1, 2, 3... without gaps")
+
+CURRENT_SCHEMA_VERSION: int = MIGRATIONS[-1].version

@@ -1,0 +1,154 @@
+"""`materialize`: plan, decide what is stale, run on an executor, record everything."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from flowstone_cli._version import __version__
+from flowstone_cli.api.wiring import build_runtime, open_store
+from flowstone_cli.durations import parse_duration
+from flowstone_cli.errors import DefinitionError
+from flowstone_cli.events import EventSink, discard
+from flowstone_cli.execution.coordinator import Coordinator, Current, RunSettings
+from flowstone_cli.execution.executors.base import Executor
+from flowstone_cli.execution.executors.inline import InlineExecutor
+from flowstone_cli.execution.executors.process import ProcessExecutor
+from flowstone_cli.execution.outcomes import RunSummary
+from flowstone_cli.execution.recorder import RunRecorder
+from flowstone_cli.lineage.staleness import decide
+from flowstone_cli.metadata.ids import new_run_id
+from flowstone_cli.metadata.records import RunRecord
+from flowstone_cli.metadata.statuses import RunStatus
+from flowstone_cli.metadata.store import MetadataStore
+from flowstone_cli.planning.plan import Plan, build_plan
+from flowstone_cli.planning.selection import select
+from flowstone_cli.project.interpolate import redact
+from flowstone_cli.project.loader import Project
+from flowstone_cli.project.validation import memory_manager_problems
+
+
+@dataclass(frozen=True)
+class MaterializeOptions:
+    """Options of one `materialize` call.
+
+    Attributes:
+        selection: selection terms.
+        exclude: terms removed from the selection.
+        force: run every selected step even when up to date.
+        executor: "inline" or "process" (None: the project's default).
+        workers: process count (None: the project's setting, else one per core).
+        fail_fast: stop scheduling new steps after the first failure.
+        tags: run tags, visible to steps as `context.tags`.
+        step_timeout: default step timeout, e.g. "10m".
+        trigger: what started the run (cli, schedule:NAME, sensor:NAME, backfill).
+        actor: who started it (default: $FLOWSTONE_ACTOR, else the OS user).
+        command: the command line, for the audit trail.
+    """
+
+    selection: Sequence[str]
+    exclude: Sequence[str] = ()
+    force: bool = False
+    executor: str | None = None
+    workers: int | None = None
+    fail_fast: bool = False
+    tags: Mapping[str, str] = field(default_factory=dict)
+    step_timeout: str | None = None
+    trigger: str = "cli"
+    actor: str | None = None
+    command: str | None = None
+
+
+def current_actor(explicit: str | None = None) -> str:
+    """`--by`, else $FLOWSTONE_ACTOR, else the OS user."""
+    if explicit:
+        return explicit
+    if os.environ.get("FLOWSTONE_ACTOR"):
+        return os.environ["FLOWSTONE_ACTOR"]
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid:{os.getuid()}"
+
+
+@dataclass(frozen=True)
+class DecidedPlan:
+    """A plan with run/skip decisions, and the materializations consumers would read now."""
+
+    plan: Plan
+    current: dict[tuple[str, str | None], Current]
+
+
+def decided_plan(project: Project, store: MetadataStore, selection: Sequence[str],
+                 exclude: Sequence[str] = (), *, force: bool = False) -> DecidedPlan:
+    """The plan for a selection with each step marked run (and why) or skip (up to date)."""
+    definitions = project.definitions
+    plan = build_plan(definitions, select(definitions, selection, exclude))
+    assets = {k.asset for s in plan.steps for k in (s.key, *s.upstream)}
+    latest, attempts, consumed = {}, {}, {}
+    if store.exists():  # a fresh project has no history; do not even load DuckDB for it
+        with store.reader() as reader:
+            latest = reader.latest_materializations(sorted(assets))
+            attempts = reader.latest_attempts(sorted({s.key.asset for s in plan.steps}))
+            consumed = reader.lineage_for_steps([m.step_id for m in latest.values()])
+    decided = decide(plan, definitions, latest=latest, attempts=attempts, consumed=consumed,
+                     now=datetime.now(timezone.utc), force=force)
+    current = {key: Current(rec.step_id, rec.data_version) for key, rec in latest.items()}
+    return DecidedPlan(decided, current)
+
+
+def _executor(project: Project, plan: Plan, options: MaterializeOptions) -> Executor:
+    kind = options.executor or project.config.executor.type
+    problems = memory_manager_problems(
+        [project.definitions.assets[s.key.asset] for s in plan.to_run], project.config, kind)
+    if problems:
+        raise DefinitionError(problems)
+    runtime = build_runtime(project, {s.key.asset for s in plan.to_run})
+    if kind == "inline":
+        return InlineExecutor(runtime)
+    workers = options.workers or project.config.executor.workers or os.cpu_count() or 1
+    workers = max(1, min(workers, max(1, len(plan.to_run))))
+    return ProcessExecutor(runtime, workers=workers,
+                           start_method=project.config.executor.start_method)
+
+
+def materialize(project: Project, options: MaterializeOptions, *,
+                sink: EventSink = discard) -> RunSummary:
+    """Run a selection and record it; returns the summary (see `RunSummary.exit_code`)."""
+    store = open_store(project)
+    decided = decided_plan(project, store, options.selection, options.exclude,
+                           force=options.force)
+    plan = decided.plan
+    timeout = options.step_timeout or project.config.executor.step_timeout
+    settings = RunSettings(fail_fast=options.fail_fast,
+                           step_timeout=parse_duration(timeout, what="--step-timeout")
+                           .total_seconds() if timeout else None,
+                           tags=dict(options.tags))
+    now = datetime.now(timezone.utc)
+    run_id = new_run_id()
+    command = options.command if options.command is not None else " ".join(
+        ["flowstone", *sys.argv[1:]])
+    record = RunRecord(run_id=run_id, status=RunStatus.RUNNING, trigger=options.trigger,
+                       selection=" ".join(options.selection),
+                       command=redact(command, project.secrets),
+                       actor=current_actor(options.actor), host=socket.gethostname(),
+                       pid=os.getpid(), flowstone_version=__version__, started_at=now,
+                       heartbeat_at=now, tags=dict(options.tags))
+    recorder = RunRecorder(store, run_id, redact=lambda text: redact(text, project.secrets))
+    # Workers are forked before any metadata connection is opened for this run (never fork
+    # with a DuckDB connection open, see RELIABILITY.md); later flushes use short sessions.
+    executor = _executor(project, plan, options)
+    try:
+        recorder.start(record)
+    except BaseException:
+        executor.shutdown()
+        raise
+    coordinator = Coordinator(run_id=run_id, plan=plan, definitions=project.definitions,
+                              executor=executor, recorder=recorder, current=decided.current,
+                              sink=sink, settings=settings)
+    return coordinator.run()

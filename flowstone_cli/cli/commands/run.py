@@ -1,0 +1,94 @@
+"""`flowstone materialize`: run a selection."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+import typer
+
+from flowstone_cli.cli.commands.inspect import load
+from flowstone_cli.cli.progress import RunView, summary_table
+from flowstone_cli.cli.state import ExcludeOpt, JsonOpt, SelectionArg, state_of
+from flowstone_cli.errors import UsageError
+
+# The API is imported inside the command, lazily, to keep `flowstone --help` fast.
+
+
+def parse_tags(values: list[str] | None) -> dict[str, str]:
+    """`KEY=VALUE` strings to a dict; a malformed one is a usage error."""
+    tags: dict[str, str] = {}
+    for value in values or []:
+        key, eq, val = value.partition("=")
+        if not eq or not re.match(r"^[A-Za-z_][A-Za-z0-9_.\-]*$", key):
+            raise UsageError(f"--tag {value!r} is not KEY=VALUE",
+                             hint="Write tags like --tag team=data.")
+        tags[key] = val
+    return tags
+
+
+def materialize(
+    ctx: typer.Context,
+    selection: SelectionArg,
+    exclude: ExcludeOpt = None,
+    force: Annotated[bool, typer.Option("--force", help="Run every selected step, even when "
+                                        "up to date.")] = False,
+    executor: Annotated[str | None, typer.Option(
+        "--executor", "-e", help="inline or process (default: [executor] type, else process).",
+        show_default=False)] = None,
+    workers: Annotated[int | None, typer.Option("--workers", "-w", min=1,
+                                                help="Worker processes (default: one per "
+                                                "core).", show_default=False)] = None,
+    fail_fast: Annotated[bool, typer.Option("--fail-fast", help="Stop scheduling new steps "
+                                            "after the first failure.")] = False,
+    tag: Annotated[list[str] | None, typer.Option("--tag", help="Run tag KEY=VALUE "
+                                                  "(repeatable).")] = None,
+    step_timeout: Annotated[str | None, typer.Option(
+        "--step-timeout", help="Kill steps running longer than this (e.g. 10m), unless the "
+        "asset sets its own timeout.", show_default=False)] = None,
+    by: Annotated[str | None, typer.Option("--by", help="Who is running this (default: "
+                                           "$FLOWSTONE_ACTOR, else the OS user).",
+                                           show_default=False)] = None,
+    json_flag: JsonOpt = False,
+) -> None:
+    """Compute and store the selected assets that are not up to date."""
+    from flowstone_cli.api.materialize import MaterializeOptions
+    from flowstone_cli.api.materialize import materialize as run_materialize
+
+    state = state_of(ctx, json_flag=json_flag)
+    if executor not in (None, "inline", "process"):
+        raise UsageError(f"unknown executor `{executor}`", hint="Use inline or process.")
+    project = load(state)
+    options = MaterializeOptions(selection=selection, exclude=exclude or (), force=force,
+                                 executor=executor, workers=workers, fail_fast=fail_fast,
+                                 tags=parse_tags(tag), step_timeout=step_timeout, actor=by)
+    with RunView(state.printer, log_format=state.log_format) as view:
+        summary = run_materialize(project, options, sink=view)
+    render_summary(state, summary)
+    raise typer.Exit(summary.exit_code)
+
+
+def render_summary(state: object, summary: object) -> None:
+    """Print a run summary as JSON, a rich table, or plain closing lines."""
+    printer = state.printer  # type: ignore[attr-defined]
+    if printer.json:
+        printer.emit_json(summary.to_dict())  # type: ignore[attr-defined]
+        return
+    if printer.is_terminal:
+        printer.out.print(summary_table(summary))
+    counts = ", ".join(f"{n} {s}" for s, n in sorted(summary.counts.items()))  # type: ignore
+    printer.line(f"run {summary.run_id} {summary.status.value} in "  # type: ignore
+                 f"{summary.duration_s:.2f}s: {counts or 'nothing to do'}")  # type: ignore
+    for failure in summary.failures:  # type: ignore[attr-defined]
+        printer.err.print(printer.clean(f"error: {failure.key}: {failure.reason}"),
+                          style="red", markup=False, highlight=False)
+        if failure.hint:
+            printer.err.print(printer.clean(f"  hint: {failure.hint}"), markup=False)
+    if summary.failures:  # type: ignore[attr-defined]
+        printer.err.print(f"  see: flowstone runs show {summary.run_id}",  # type: ignore
+                          markup=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Add these commands to the app."""
+    app.command()(materialize)

@@ -1,0 +1,106 @@
+"""`flowstone runs list|show|logs`: the recorded history of runs."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from flowstone_cli.cli.commands.inspect import load
+from flowstone_cli.cli.state import JsonOpt, state_of
+
+# The API is imported inside each command, lazily, to keep `flowstone --help` fast.
+
+runs_app = typer.Typer(help="Inspect recorded runs.", no_args_is_help=True)
+
+RunIdArg = Annotated[str, typer.Argument(help="Run id (or a unique prefix of at least 4 "
+                                         "characters).")]
+
+
+def _time(value: object) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S") if value is not None else ""  # type: ignore
+
+
+@runs_app.command("list")
+def list_runs(ctx: typer.Context,
+              limit: Annotated[int, typer.Option("--limit", "-n", min=1)] = 20,
+              status: Annotated[str | None, typer.Option("--status", help="Only runs with this "
+                                                         "status.")] = None,
+              json_flag: JsonOpt = False) -> None:
+    """List recent runs, newest first."""
+    from flowstone_cli.api import runs as runs_api
+
+    state = state_of(ctx, json_flag=json_flag)
+    runs = runs_api.list_runs(load(state), limit=limit, status=status)
+    if state.json:
+        state.printer.emit_json([r.to_dict() for r in runs])
+        return
+    rows = []
+    for run in runs:
+        counts = (run.summary or {}).get("counts", {})
+        duration = (run.ended_at - run.started_at).total_seconds() \
+            if run.ended_at and run.started_at else None
+        rows.append((run.run_id, run.status.value, _time(run.started_at),
+                     "" if duration is None else f"{duration:.1f}s", run.trigger or "",
+                     run.actor or "", run.selection or "",
+                     ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))))
+    state.printer.table(["run", "status", "started (UTC)", "took", "trigger", "by", "selection",
+                         "steps"], rows, title=f"{len(rows)} runs")
+
+
+@runs_app.command("show")
+def show_run(ctx: typer.Context, run_id: RunIdArg, json_flag: JsonOpt = False) -> None:
+    """Show a run: its steps, times, and errors with tracebacks."""
+    from flowstone_cli.api import runs as runs_api
+
+    state = state_of(ctx, json_flag=json_flag)
+    details = runs_api.show_run(load(state), run_id)
+    if state.json:
+        state.printer.emit_json(details.to_dict())
+        return
+    run = details.run
+    printer = state.printer
+    for label, value in (("run", run.run_id), ("status", run.status.value),
+                         ("selection", run.selection), ("trigger", run.trigger),
+                         ("by", run.actor), ("host", f"{run.host} (pid {run.pid})"),
+                         ("command", run.command), ("started", _time(run.started_at)),
+                         ("ended", _time(run.ended_at)), ("version", run.flowstone_version)):
+        printer.line(f"{label:>9}: {value or '-'}")
+    rows = [(str(s.asset if s.partition is None else f"{s.asset}[{s.partition}]"), s.attempt,
+             s.status.value, s.reason or "",
+             "" if s.duration_ms is None else f"{s.duration_ms / 1000:.2f}s",
+             s.rows if s.rows is not None else "", s.error_message or "")
+            for s in details.steps]
+    printer.table(["step", "attempt", "status", "reason", "took", "rows", "error"], rows,
+                  title="steps")
+    for step in details.steps:
+        if step.traceback:
+            printer.line("")
+            printer.line(f"--- {step.asset} attempt {step.attempt}: {step.error_message}")
+            printer.plain(step.traceback)
+
+
+@runs_app.command("logs")
+def run_logs(ctx: typer.Context, run_id: RunIdArg,
+             all_events: Annotated[bool, typer.Option("--all", help="Every recorded event, not "
+                                                      "only log messages and failures.")] = False,
+             json_flag: JsonOpt = False) -> None:
+    """Show the messages steps wrote through `context.log` during a run."""
+    from flowstone_cli.api import runs as runs_api
+
+    state = state_of(ctx, json_flag=json_flag)
+    _, events = runs_api.run_logs(load(state), run_id, all_events=all_events)
+    if state.json:
+        state.printer.emit_json([{"ts": e.ts, "level": e.level.value, "kind": e.kind,
+                                  "asset": e.asset, "partition": e.partition,
+                                  "message": e.message} for e in events])
+        return
+    for event in events:
+        where = event.asset if event.partition is None else f"{event.asset}[{event.partition}]"
+        state.printer.line(f"{event.ts.strftime('%H:%M:%S.%f')[:-3]} {event.level.value:<7} "
+                           f"{where or '-'}: {event.message}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `runs` command group to the app."""
+    app.add_typer(runs_app, name="runs")

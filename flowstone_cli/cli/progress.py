@@ -1,0 +1,106 @@
+"""How a run looks: a rich live display on a terminal, one plain line per finished step in CI
+and cron, nothing but the final object with `--json`."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Any
+
+from rich.console import Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from flowstone_cli.cli.output import Printer
+from flowstone_cli.events import Event, EventKind
+
+_FINISHED = {EventKind.STEP_SUCCEEDED, EventKind.STEP_FAILED, EventKind.STEP_SKIPPED,
+             EventKind.STEP_CANCELED, EventKind.STEP_TIMED_OUT, EventKind.STEP_UP_TO_DATE}
+_STYLE = {EventKind.STEP_SUCCEEDED: "green", EventKind.STEP_FAILED: "red",
+          EventKind.STEP_TIMED_OUT: "red", EventKind.STEP_SKIPPED: "yellow",
+          EventKind.STEP_CANCELED: "yellow", EventKind.STEP_UP_TO_DATE: "dim",
+          EventKind.STEP_RETRYING: "yellow"}
+
+
+class RunView:
+    """An `EventSink` that renders a run for people (or stays quiet for `--json`)."""
+
+    def __init__(self, printer: Printer, *, log_format: str = "text") -> None:
+        self.printer = printer
+        self.log_format = log_format
+        self.live_mode = printer.is_terminal and not printer.json and log_format == "text"
+        self.total = 0
+        self.done = 0
+        self.failed = 0
+        self.running: dict[str, str] = {}
+        self.started = time.monotonic()
+        self._live: Live | None = None
+        self._recent: list[Text] = []
+
+    def __enter__(self) -> RunView:
+        if self.live_mode:
+            self._live = Live(self._render(), console=self.printer.out, refresh_per_second=8,
+                              transient=True)
+            self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._live is not None:
+            self._live.__exit__(None, None, None)
+            self._live = None
+
+    def __call__(self, event: Event) -> None:
+        if event.kind is EventKind.RUN_STARTED:
+            self.total = int(event.data.get("steps", 0))
+        elif event.kind is EventKind.STEP_STARTED and event.step_id:
+            self.running[event.step_id] = event.step_label
+        elif event.kind in _FINISHED or event.kind is EventKind.STEP_RETRYING:
+            if event.step_id:
+                self.running.pop(event.step_id, None)
+            if event.kind in _FINISHED:
+                self.done += 1
+                self.failed += event.kind in (EventKind.STEP_FAILED, EventKind.STEP_TIMED_OUT)
+        self._show(event)
+
+    def _show(self, event: Event) -> None:
+        if self.printer.json:
+            return
+        if self.log_format == "json":
+            sys.stderr.write(self.printer.clean(json.dumps(event.to_dict())) + "\n")
+            return
+        important = event.kind in _FINISHED or event.kind is EventKind.STEP_RETRYING
+        if self._live is not None:
+            if important and event.kind is not EventKind.STEP_UP_TO_DATE:
+                self._recent = (self._recent + [Text(self.printer.clean(event.message),
+                                                     style=_STYLE.get(event.kind, ""))])[-8:]
+            self._live.update(self._render())
+        elif important:
+            elapsed = time.monotonic() - self.started
+            sys.stdout.write(self.printer.clean(
+                f"[{elapsed:7.2f}s] {self.done}/{self.total} {event.message}") + "\n")
+            sys.stdout.flush()
+
+    def _render(self) -> Group:
+        elapsed = time.monotonic() - self.started
+        head = Text(f"{self.done}/{self.total} steps done · {len(self.running)} running · "
+                    f"{self.failed} failed · {elapsed:.1f}s elapsed", style="bold")
+        running = Text("running: " + ", ".join(list(self.running.values())[:6])
+                       + (" …" if len(self.running) > 6 else ""), style="cyan") \
+            if self.running else Text("")
+        return Group(head, running, *self._recent)
+
+
+def summary_table(summary: Any) -> Table:
+    """The end-of-run table: one row per step that ran or was skipped for a reason."""
+    table = Table(title=f"run {summary.run_id}: {summary.status.value}", header_style="bold")
+    for column in ("step", "status", "reason / error", "duration"):
+        table.add_column(column, overflow="fold")
+    for outcome in summary.steps:
+        duration = "" if outcome.duration_ms is None else f"{outcome.duration_ms / 1000:.2f}s"
+        style = {"succeeded": "green", "failed": "red", "timed_out": "red", "skipped": "yellow",
+                 "canceled": "yellow", "up_to_date": "dim"}.get(outcome.status.value, "")
+        table.add_row(str(outcome.key), Text(outcome.status.value, style=style), outcome.reason,
+                      duration)
+    return table

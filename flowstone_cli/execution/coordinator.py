@@ -1,0 +1,342 @@
+"""The coordinator: runs a decided plan on an executor and records everything.
+
+Each step starts as soon as the steps it waits for are done (not layer by layer). A failed step
+is retried under its policy; when it finally fails, everything downstream of it is recorded as
+skipped with the reason, while independent branches go on. Ctrl-C cancels cleanly.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from flowstone_cli.definitions.definitions import Definitions
+from flowstone_cli.durations import parse_duration
+from flowstone_cli.events import Event, EventKind, EventSink, Level
+from flowstone_cli.execution.executors.base import Executor
+from flowstone_cli.execution.outcomes import RunSummary, StepOutcome
+from flowstone_cli.execution.recorder import RunRecorder, event_kind_for_status, utc
+from flowstone_cli.execution.tasks import InputRef, ResultStatus, StepResult, StepTask
+from flowstone_cli.metadata.ids import new_id
+from flowstone_cli.metadata.records import LineageRecord, StepRecord
+from flowstone_cli.metadata.statuses import RunStatus, StepStatus
+from flowstone_cli.planning.plan import Action, Plan, PlannedStep, StepKey
+
+Key = tuple[str, "str | None"]
+
+
+@dataclass(frozen=True)
+class Current:
+    """The materialization a consumer would read for one asset partition."""
+
+    step_id: str
+    data_version: str | None
+
+
+@dataclass
+class RunSettings:
+    """How the coordinator behaves for one run.
+
+    Attributes:
+        fail_fast: stop scheduling new steps after the first failure.
+        step_timeout: default timeout in seconds for steps without their own.
+        tags: the run's tags, passed to every step's context.
+        keyed_inputs: (asset, upstream) pairs whose parameter receives a dict by partition.
+    """
+
+    fail_fast: bool = False
+    step_timeout: float | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+    keyed_inputs: frozenset[tuple[str, str]] = frozenset()
+
+
+class Coordinator:
+    """Runs one plan.
+
+    Args:
+        run_id: the run's id (its record is already written).
+        plan: the decided plan (each step marked run or skip).
+        definitions: the project's definitions.
+        executor: where steps run.
+        recorder: buffered metadata writer for this run.
+        current: (asset, partition) -> materialization consumers read now.
+        sink: receives every event (the CLI renders them).
+        settings: fail-fast, timeouts, tags.
+        sleep: injectable for tests.
+    """
+
+    def __init__(self, *, run_id: str, plan: Plan, definitions: Definitions, executor: Executor,
+                 recorder: RunRecorder, current: Mapping[Key, Current], sink: EventSink,
+                 settings: RunSettings, clock: Callable[[], float] = time.time) -> None:
+        self.run_id = run_id
+        self.plan = plan
+        self.definitions = definitions
+        self.executor = executor
+        self.recorder = recorder
+        self.current: dict[Key, Current] = dict(current)
+        self.sink = sink
+        self.settings = settings
+        self.clock = clock
+        self.outcomes: dict[StepKey, StepOutcome] = {}
+        self._waiting: dict[StepKey, set[StepKey]] = {}
+        self._children: dict[StepKey, list[StepKey]] = {}
+        self._ready: deque[StepKey] = deque()
+        self._delayed: list[tuple[float, StepKey, int]] = []
+        self._running: dict[str, tuple[StepKey, int, float]] = {}
+        self._stop_scheduling = False
+        self._started = clock()
+
+    # -- events -------------------------------------------------------------------------
+    def _emit(self, kind: EventKind, message: str, *, key: StepKey | None = None,
+              step_id: str | None = None, level: Level = Level.INFO,
+              data: dict | None = None) -> None:
+        event = Event(kind=kind, run_id=self.run_id, message=message,
+                      asset=key.asset if key else None, partition=key.partition if key else None,
+                      step_id=step_id, level=level, data=data or {})
+        self.recorder.event(event)
+        self.sink(event)
+
+    # -- set-up -------------------------------------------------------------------------
+    def _prepare(self) -> None:
+        to_run = {s.key for s in self.plan.steps if s.action is Action.RUN}
+        for step in self.plan.steps:
+            if step.action is Action.SKIP:
+                self._record_up_to_date(step)
+                continue
+            waits = {up for up in step.upstream if up in to_run}
+            self._waiting[step.key] = waits
+            for up in waits:
+                self._children.setdefault(up, []).append(step.key)
+            if not waits:
+                self._ready.append(step.key)
+
+    def _record_up_to_date(self, step: PlannedStep) -> None:
+        now = utc(self.clock())
+        current = self.current.get((step.key.asset, step.key.partition))
+        step_id = new_id()
+        self.recorder.step(StepRecord(
+            step_id=step_id, run_id=self.run_id, asset=step.key.asset,
+            partition=step.key.partition, attempt=0, status=StepStatus.UP_TO_DATE,
+            reason=step.reason, started_at=now, ended_at=now, duration_ms=0.0,
+            code_version=self.definitions.assets[step.key.asset].code_version,
+            data_version=current.data_version if current else None,
+            metadata={"materialization": current.step_id} if current else {}))
+        self.outcomes[step.key] = StepOutcome(step.key, StepStatus.UP_TO_DATE, step.reason)
+        self._emit(EventKind.STEP_UP_TO_DATE, f"{step.key} is up to date", key=step.key,
+                   step_id=step_id, level=Level.DEBUG)
+
+    # -- scheduling ---------------------------------------------------------------------
+    def _timeout_for(self, asset: str) -> float | None:
+        spec = self.definitions.assets[asset]
+        if spec.timeout is not None:
+            return parse_duration(spec.timeout, what="timeout").total_seconds()
+        return self.settings.step_timeout
+
+    def _task_for(self, key: StepKey, attempt: int) -> StepTask:
+        step = self.plan.get(key)
+        inputs: list[InputRef] = []
+        for up in step.upstream:
+            current = self.current.get((up.asset, up.partition))
+            param = up.asset if up in step.inputs else None
+            keyed = (key.asset, up.asset) in self.settings.keyed_inputs
+            inputs.append(InputRef(param=param, asset=up.asset, partition=up.partition,
+                                   keyed=keyed, step_id=current.step_id if current else None,
+                                   data_version=current.data_version if current else None))
+        return StepTask(step_id=new_id(), run_id=self.run_id, asset=key.asset,
+                        partition=key.partition, attempt=attempt, inputs=tuple(inputs),
+                        tags=tuple(sorted(self.settings.tags.items())))
+
+    def _submit_ready(self) -> None:
+        now = self.clock()
+        due = [item for item in self._delayed if item[0] <= now]
+        for item in due:
+            self._delayed.remove(item)
+            self._launch(item[1], item[2])
+        while self._ready and not self._stop_scheduling and (
+                len(self._running) < self.executor.capacity * 2):
+            self._launch(self._ready.popleft(), 1)
+
+    def _launch(self, key: StepKey, attempt: int) -> None:
+        task = self._task_for(key, attempt)
+        missing = [ref for ref in task.inputs if ref.step_id is None]
+        if missing:
+            names = ", ".join(str(StepKey(r.asset, r.partition)) for r in missing)
+            self._finish_failed(key, task.step_id, attempt, self.clock(), "missing_input",
+                                f"input {names} of {key} has never been materialized",
+                                "Materialize the upstream first, e.g. select `+"
+                                f"{key.asset}`.")
+            return
+        self._running[task.step_id] = (key, attempt, self.clock())
+        self.executor.submit(task, timeout=self._timeout_for(key.asset))
+        self._emit(EventKind.STEP_STARTED, f"{key} started" +
+                   (f" (attempt {attempt})" if attempt > 1 else ""), key=key,
+                   step_id=task.step_id, level=Level.DEBUG, data={"attempt": attempt})
+
+    # -- results ------------------------------------------------------------------------
+    def _handle(self, result: StepResult) -> None:
+        key, attempt, _ = self._running.pop(result.step_id)
+        for ts, level, message in result.logs:
+            self.recorder.event(Event(kind=EventKind.LOG, run_id=self.run_id, message=message,
+                                      asset=key.asset, partition=key.partition,
+                                      step_id=result.step_id, level=Level(level),
+                                      ts=utc(ts)))
+        status = StepStatus(result.status.value)
+        error = result.error
+        record = StepRecord(
+            step_id=result.step_id, run_id=self.run_id, asset=key.asset,
+            partition=key.partition, attempt=attempt, status=status,
+            reason=self.plan.get(key).reason, started_at=utc(result.started_at),
+            ended_at=utc(result.ended_at), duration_ms=result.duration_ms,
+            code_version=result.code_version or
+            self.definitions.assets[key.asset].code_version,
+            data_version=result.data_version, size_bytes=result.size_bytes, rows=result.rows,
+            uri=result.uri, io_manager=result.io_manager, pid=result.pid, host=result.host,
+            error_code=error.code if error else None,
+            error_message=error.message if error else None,
+            traceback=error.traceback if error else None, metadata=result.metadata)
+        lineage = [LineageRecord(step_id=result.step_id, upstream_step_id=cur.step_id,
+                                 upstream_asset=up.asset, upstream_partition=up.partition,
+                                 upstream_data_version=cur.data_version)
+                   for up in self.plan.get(key).upstream
+                   if (cur := self.current.get((up.asset, up.partition))) is not None]
+        self.recorder.step(record, lineage if status is StepStatus.SUCCEEDED else None)
+        if result.status is ResultStatus.SUCCEEDED:
+            self.current[(key.asset, key.partition)] = Current(result.step_id,
+                                                               result.data_version)
+            self.outcomes[key] = StepOutcome(key, status, self.plan.get(key).reason,
+                                             duration_ms=result.duration_ms,
+                                             step_id=result.step_id, rows=result.rows)
+            self._emit(EventKind.STEP_SUCCEEDED, f"{key} succeeded in "
+                       f"{result.duration_ms / 1000:.2f}s", key=key, step_id=result.step_id,
+                       data={"duration_ms": round(result.duration_ms, 1), "rows": result.rows,
+                             "size_bytes": result.size_bytes})
+            self._release(key)
+            return
+        spec = self.definitions.assets[key.asset]
+        retry = spec.retry
+        if (result.status is ResultStatus.FAILED and error is not None and error.retryable
+                and retry is not None and attempt < retry.max_attempts
+                and not self._stop_scheduling):
+            delay = retry.delay_before(attempt + 1)
+            delay += delay * retry.jitter * random.random()
+            self._delayed.append((self.clock() + delay, key, attempt + 1))
+            self._emit(EventKind.STEP_RETRYING, f"{key} failed ({error.message}); retrying in "
+                       f"{delay:.1f}s (attempt {attempt + 1} of {retry.max_attempts})", key=key,
+                       step_id=result.step_id, level=Level.WARNING)
+            return
+        message = error.message if error else status.value
+        self.outcomes[key] = StepOutcome(key, status, message, duration_ms=result.duration_ms,
+                                         step_id=result.step_id,
+                                         error_code=error.code if error else None,
+                                         hint=error.hint if error else "")
+        if status is not StepStatus.CANCELED:
+            self._emit(event_kind_for_status(status.value), f"{key} {status.value}: {message}",
+                       key=key, step_id=result.step_id, level=Level.ERROR,
+                       data={"error_code": error.code if error else None})
+            if self.settings.fail_fast:
+                self._stop_scheduling = True
+        if status is StepStatus.CANCELED:
+            self._skip_downstream(key, "run canceled", StepStatus.CANCELED)
+        else:
+            self._skip_downstream(key, f"upstream {key} {status.value}")
+
+    def _finish_failed(self, key: StepKey, step_id: str, attempt: int, started: float,
+                       code: str, message: str, hint: str) -> None:
+        now = self.clock()
+        self.recorder.step(StepRecord(
+            step_id=step_id, run_id=self.run_id, asset=key.asset, partition=key.partition,
+            attempt=attempt, status=StepStatus.FAILED, reason=self.plan.get(key).reason,
+            started_at=utc(started), ended_at=utc(now), duration_ms=(now - started) * 1000,
+            code_version=self.definitions.assets[key.asset].code_version, error_code=code,
+            error_message=message))
+        self.outcomes[key] = StepOutcome(key, StepStatus.FAILED, message, step_id=step_id,
+                                         error_code=code, hint=hint)
+        self._emit(EventKind.STEP_FAILED, f"{key} failed: {message}", key=key, step_id=step_id,
+                   level=Level.ERROR, data={"error_code": code})
+        if self.settings.fail_fast:
+            self._stop_scheduling = True
+        self._skip_downstream(key, f"upstream {key} failed")
+
+    def _release(self, key: StepKey) -> None:
+        for child in self._children.get(key, ()):
+            waits = self._waiting.get(child)
+            if waits is None or child in self.outcomes:
+                continue
+            waits.discard(key)
+            if not waits:
+                self._ready.append(child)
+
+    def _skip_downstream(self, key: StepKey, reason: str,
+                         status: StepStatus = StepStatus.SKIPPED) -> None:
+        stack = list(self._children.get(key, ()))
+        while stack:
+            child = stack.pop()
+            if child in self.outcomes:
+                continue
+            self._record_skip(child, reason, status)
+            stack.extend(self._children.get(child, ()))
+
+    def _record_skip(self, key: StepKey, reason: str, status: StepStatus) -> None:
+        now = utc(self.clock())
+        step_id = new_id()
+        self.recorder.step(StepRecord(
+            step_id=step_id, run_id=self.run_id, asset=key.asset, partition=key.partition,
+            attempt=0, status=status, reason=reason, started_at=now, ended_at=now,
+            duration_ms=0.0, code_version=self.definitions.assets[key.asset].code_version))
+        self.outcomes[key] = StepOutcome(key, status, reason, step_id=step_id)
+        self._emit(event_kind_for_status(status.value), f"{key} {status.value}: {reason}",
+                   key=key, step_id=step_id, level=Level.WARNING)
+        try:
+            self._ready.remove(key)
+        except ValueError:
+            pass
+
+    # -- main loop ----------------------------------------------------------------------
+    def run(self) -> RunSummary:
+        """Execute the plan; returns the summary (the run record is closed)."""
+        self._emit(EventKind.RUN_STARTED, f"run {self.run_id} started: "
+                   f"{len(self.plan.to_run)} of {len(self.plan)} steps to run",
+                   data={"steps": len(self.plan), "to_run": len(self.plan.to_run)})
+        status = RunStatus.SUCCEEDED
+        try:
+            self._prepare()
+            while self._ready or self._running or self._delayed:
+                self._submit_ready()
+                if not self._running and not self._delayed and (
+                        self._stop_scheduling or not self._ready):
+                    break
+                timeout = self.recorder.seconds_until_due()
+                if self._delayed:
+                    timeout = min(timeout, max(0.0, min(d[0] for d in self._delayed)
+                                               - self.clock()))
+                if not self._running:
+                    # Only retries are pending: sleep until the first one is due.
+                    time.sleep(max(0.0, min(timeout, 1.0)))
+                    continue
+                for result in self.executor.wait(timeout):
+                    self._handle(result)
+                if self.recorder.due():
+                    self.recorder.flush()
+            for key in [s.key for s in self.plan.steps if s.key not in self.outcomes]:
+                self._record_skip(key, "not started: fail-fast after a failure",
+                                  StepStatus.SKIPPED)
+        except KeyboardInterrupt:
+            status = RunStatus.CANCELED
+            for result in self.executor.cancel_all():
+                if result.step_id in self._running:
+                    self._handle(result)
+            for key in [s.key for s in self.plan.steps if s.key not in self.outcomes]:
+                self._record_skip(key, "run canceled", StepStatus.CANCELED)
+        finally:
+            self.executor.shutdown()
+        summary = RunSummary.build(self.run_id, self.plan, self.outcomes, status,
+                                   self.clock() - self._started)
+        self._emit(EventKind.RUN_FINISHED, f"run {self.run_id} {summary.status.value}",
+                   data=summary.counts)
+        self.recorder.flush(status=summary.status, ended_at=datetime.now(timezone.utc),
+                            summary=summary.to_record())
+        return summary

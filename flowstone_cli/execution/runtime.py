@@ -1,0 +1,179 @@
+"""The step runner: what a worker does for one attempt of one step.
+
+Build the context, set up the resources the asset requires (once per process), load the inputs
+through the upstream assets' I/O managers, call the user's function inside an error boundary,
+store the value, and return a plain `StepResult`. Workers never open the metadata file.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import socket
+import sys
+import time
+import traceback
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from flowstone_cli.definitions.asset import AssetSpec
+from flowstone_cli.definitions.context import AssetContext, Resources, StepLog
+from flowstone_cli.definitions.output import Output
+from flowstone_cli.errors import FlowStoneError, ResourceError, StepError as StepFailure
+from flowstone_cli.execution.tasks import ResultStatus, StepError, StepResult, StepTask
+from flowstone_cli.io.base import IOManager, StoreContext
+from flowstone_cli.resources.base import ResourceSet
+
+_HOST = socket.gethostname()
+
+
+@dataclass(frozen=True)
+class PartitionInfo:
+    """What a step needs to know about a partition key: its path, window and dimensions."""
+
+    path: str | None = None
+    window: tuple[Any, Any] | None = None
+    keys: Mapping[str, str] | None = None
+
+
+def partition_info(spec: AssetSpec, key: str | None) -> PartitionInfo:
+    """Storage path, time window and dimension keys for `key` of `spec`'s partitions."""
+    definition = spec.partitions
+    if key is None or definition is None:
+        return PartitionInfo()
+    window = definition.window(key) if hasattr(definition, "window") else None
+    keys = definition.key_dict(key) if hasattr(definition, "key_dict") else None
+    return PartitionInfo(path=definition.path_for(key), window=window, keys=keys)
+
+
+def _qualified(exc: BaseException) -> str:
+    cls = type(exc)
+    return cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _user_traceback(exc: BaseException) -> str:
+    # Drop FlowStone's own frames above the user's function: people want to see their code.
+    frames = traceback.extract_tb(exc.__traceback__)
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    kept = [f for f in frames if not f.filename.startswith(here)] or frames
+    lines = ["Traceback (most recent call last):\n", *traceback.format_list(kept),
+             *traceback.format_exception_only(type(exc), exc)]
+    return "".join(lines)
+
+
+class StepRuntime:
+    """Everything a process needs to run steps of one project.
+
+    Args:
+        assets: asset name -> spec.
+        io_managers: I/O manager name -> instance.
+        resources: this process's resources (set up lazily).
+    """
+
+    def __init__(self, assets: Mapping[str, AssetSpec], io_managers: Mapping[str, IOManager],
+                 resources: ResourceSet) -> None:
+        self.assets = assets
+        self.io_managers = io_managers
+        self.resources = resources
+
+    def manager_for(self, asset: str) -> IOManager:
+        """The I/O manager that stores `asset`."""
+        return self.io_managers[self.assets[asset].io_manager]
+
+    def store_context(self, asset: str, partition: str | None, run_id: str | None) -> StoreContext:
+        """The I/O manager context of one asset partition."""
+        info = partition_info(self.assets[asset], partition)
+        return StoreContext(asset=asset, partition=partition, partition_path=info.path,
+                            run_id=run_id)
+
+    def run(self, task: StepTask) -> StepResult:
+        """Run one attempt; never raises (except for a KeyboardInterrupt the coordinator sent)."""
+        started = time.time()
+        spec = self.assets[task.asset]
+        log = StepLog()
+        base = {"step_id": task.step_id, "started_at": started, "pid": os.getpid(),
+                "host": _HOST, "code_version": spec.code_version}
+        try:
+            value, metadata = self._compute(spec, task, log)
+            manager = self.io_managers[spec.io_manager]
+            stored = manager.store(self.store_context(task.asset, task.partition, task.run_id),
+                                   value)
+        except BaseException as exc:  # noqa: BLE001 - the user-code error boundary
+            return StepResult(status=ResultStatus.FAILED, ended_at=time.time(),
+                              logs=_logs(log), error=self._describe(spec, exc), **base)
+        return StepResult(status=ResultStatus.SUCCEEDED, ended_at=time.time(), uri=stored.uri,
+                          io_manager=spec.io_manager, size_bytes=stored.size_bytes,
+                          rows=stored.rows, data_version=stored.data_version,
+                          metadata=_json_safe(metadata), logs=_logs(log), **base)
+
+    def _compute(self, spec: AssetSpec, task: StepTask, log: StepLog) -> tuple[Any, dict]:
+        kwargs: dict[str, Any] = {}
+        for ref in task.inputs:
+            if ref.param is None:
+                continue
+            manager = self.manager_for(ref.asset)
+            value = manager.load(self.store_context(ref.asset, ref.partition, task.run_id))
+            if ref.keyed:
+                kwargs.setdefault(ref.param, {})[ref.partition] = value
+            else:
+                kwargs[ref.param] = value
+        if spec.wants_context:
+            kwargs["context"] = self._context(spec, task, log)
+        result = spec.fn(**kwargs)
+        metadata: dict[str, Any] = {}
+        if isinstance(result, Output):
+            result, metadata = result.value, dict(result.metadata)
+        if inspect.isgenerator(result) or inspect.iscoroutine(result):
+            if inspect.iscoroutine(result):
+                result.close()
+            raise StepFailure(f"asset `{spec.name}` returned a {type(result).__name__}, which "
+                              "cannot be stored", hint="Return the value itself (e.g. a list "
+                                                       "built from the generator).")
+        return result, metadata
+
+    def _context(self, spec: AssetSpec, task: StepTask, log: StepLog) -> AssetContext:
+        values = {name: self.resources.get(name) for name in spec.requires}
+        info = partition_info(spec, task.partition)
+        return AssetContext(asset=spec.name, partition=task.partition,
+                            partition_window=info.window, partition_keys=dict(info.keys or {}),
+                            run_id=task.run_id, step_id=task.step_id, attempt=task.attempt,
+                            resources=Resources(values), log=log, tags=dict(task.tags),
+                            code_version=spec.code_version)
+
+    @staticmethod
+    def _describe(spec: AssetSpec, exc: BaseException) -> StepError:
+        if isinstance(exc, FlowStoneError):
+            retryable = exc.retryable and (spec.retry is not None)
+            return StepError(code=exc.code, type=_qualified(exc), message=exc.message,
+                             traceback=_user_traceback(exc) if isinstance(exc, ResourceError)
+                             or exc.__cause__ else "", retryable=retryable, hint=exc.hint)
+        if isinstance(exc, SystemExit):
+            message = f"asset `{spec.name}` called sys.exit({exc.code!r})"
+        elif isinstance(exc, KeyboardInterrupt):
+            message = f"asset `{spec.name}` raised KeyboardInterrupt"
+        else:
+            message = f"{type(exc).__name__}: {exc}"
+        retryable = spec.retry is not None and isinstance(exc, Exception) and \
+            spec.retry.applies_to(exc)
+        return StepError(code="user_error", type=_qualified(exc), message=message,
+                         traceback=_user_traceback(exc), retryable=retryable)
+
+
+def _logs(log: StepLog) -> tuple[tuple[float, str, str], ...]:
+    return tuple((r.ts.timestamp(), r.level.value, r.message) for r in log.records)
+
+
+def _json_safe(metadata: dict[str, Any]) -> dict[str, Any]:
+    safe: dict[str, Any] = {}
+    for key, value in metadata.items():
+        if isinstance(value, (str, int, float, bool)) or value is None:
+            safe[str(key)] = value
+        else:
+            safe[str(key)] = repr(value) if not isinstance(value, (list, dict)) else value
+    return safe
+
+
+def worker_stdio_to_stderr() -> None:
+    """Send a worker's stdout to stderr, so user prints never corrupt `--json` output."""
+    sys.stdout = sys.stderr

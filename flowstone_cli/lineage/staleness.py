@@ -1,0 +1,113 @@
+"""Staleness: whether each step of a plan must run, and the reason, from recorded history.
+
+A step is up to date when its asset partition has a successful materialization made by the same
+code version from upstream values whose data versions are still the current ones. An upstream
+that re-materialized to identical content (same hash) does not make it stale.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from enum import Enum
+
+from flowstone_cli.definitions.definitions import Definitions
+from flowstone_cli.durations import parse_duration
+from flowstone_cli.metadata.records import LineageRecord, StepRecord
+from flowstone_cli.metadata.statuses import StepStatus
+from flowstone_cli.planning.plan import Action, Plan, PlannedStep, StepKey
+
+Key = tuple[str, str | None]
+
+
+class StaleReason(str, Enum):
+    """Why a step will run (or `UP_TO_DATE` when it will not)."""
+
+    MISSING = "missing"
+    LAST_FAILED = "last attempt failed"
+    CODE_CHANGED = "code changed"
+    UPSTREAM_CHANGED = "upstream changed"
+    UPSTREAM_STALE = "upstream stale"
+    TOO_OLD = "older than max_age"
+    FORCED = "forced"
+    UP_TO_DATE = "up to date"
+
+
+_FAILED = {StepStatus.FAILED, StepStatus.TIMED_OUT, StepStatus.ABANDONED}
+
+
+def _upstream_changed(step: PlannedStep, materialization: StepRecord,
+                      consumed: Sequence[LineageRecord], latest: Mapping[Key, StepRecord]) -> bool:
+    read = {(r.upstream_asset, r.upstream_partition): r for r in consumed}
+    for key in step.upstream:
+        current = latest.get((key.asset, key.partition))
+        record = read.get((key.asset, key.partition))
+        if current is None or record is None:
+            return True
+        if current.data_version is not None and record.upstream_data_version is not None:
+            if current.data_version != record.upstream_data_version:
+                return True
+        elif current.step_id != record.upstream_step_id:
+            return True
+    del materialization
+    return False
+
+
+def staleness(step: PlannedStep, definitions: Definitions, *,
+              latest: Mapping[Key, StepRecord], attempts: Mapping[Key, StepRecord],
+              consumed: Mapping[str, Sequence[LineageRecord]], stale_upstream: set[StepKey],
+              now: datetime) -> StaleReason:
+    """The reason `step` is stale, or `UP_TO_DATE`.
+
+    Args:
+        step: the step.
+        definitions: current definitions (for code versions and `max_age`).
+        latest: (asset, partition) -> latest successful, not wiped materialization.
+        attempts: (asset, partition) -> latest finished attempt of any outcome.
+        consumed: materialization id -> the lineage it recorded.
+        stale_upstream: upstream steps already known to be stale (they will run).
+        now: the current time, for `max_age`.
+    """
+    key = (step.key.asset, step.key.partition)
+    materialization = latest.get(key)
+    if materialization is None:
+        attempt = attempts.get(key)
+        return StaleReason.LAST_FAILED if attempt is not None and attempt.status in _FAILED \
+            else StaleReason.MISSING
+    attempt = attempts.get(key)
+    if (attempt is not None and attempt.status in _FAILED and attempt.ended_at is not None
+            and materialization.ended_at is not None
+            and attempt.ended_at > materialization.ended_at):
+        return StaleReason.LAST_FAILED
+    spec = definitions.assets[step.key.asset]
+    if materialization.code_version != spec.code_version:
+        return StaleReason.CODE_CHANGED
+    if any(up in stale_upstream for up in step.upstream):
+        return StaleReason.UPSTREAM_STALE
+    if _upstream_changed(step, materialization, consumed.get(materialization.step_id, ()), latest):
+        return StaleReason.UPSTREAM_CHANGED
+    if spec.max_age is not None and materialization.ended_at is not None:
+        limit: timedelta = parse_duration(spec.max_age, what="max_age")
+        if now - materialization.ended_at > limit:
+            return StaleReason.TOO_OLD
+    return StaleReason.UP_TO_DATE
+
+
+def decide(plan: Plan, definitions: Definitions, *, latest: Mapping[Key, StepRecord],
+           attempts: Mapping[Key, StepRecord], consumed: Mapping[str, Sequence[LineageRecord]],
+           now: datetime, force: bool = False) -> Plan:
+    """The plan with every step marked run (with its staleness reason) or skip (up to date)."""
+    decisions: dict[StepKey, tuple[Action, str]] = {}
+    stale: set[StepKey] = set()
+    for step in plan.steps:
+        if force:
+            reason = StaleReason.FORCED
+        else:
+            reason = staleness(step, definitions, latest=latest, attempts=attempts,
+                               consumed=consumed, stale_upstream=stale, now=now)
+        if reason is StaleReason.UP_TO_DATE:
+            decisions[step.key] = (Action.SKIP, reason.value)
+        else:
+            stale.add(step.key)
+            decisions[step.key] = (Action.RUN, reason.value)
+    return plan.decide(decisions)
