@@ -7,6 +7,7 @@ skipped with the reason, while independent branches go on. Ctrl-C cancels cleanl
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from collections import deque
@@ -21,6 +22,7 @@ from flowstone_cli.execution.executors.base import Executor
 from flowstone_cli.execution.outcomes import RunSummary, StepOutcome
 from flowstone_cli.execution.recorder import RunRecorder, event_kind_for_status, utc
 from flowstone_cli.execution.tasks import InputRef, ResultStatus, StepResult, StepTask
+from flowstone_cli.io.publish import fsync_directory
 from flowstone_cli.metadata.ids import new_id
 from flowstone_cli.metadata.records import LineageRecord, StepRecord
 from flowstone_cli.metadata.statuses import RunStatus, StepStatus
@@ -89,6 +91,7 @@ class Coordinator:
         self._running: dict[str, tuple[StepKey, int, float]] = {}
         self._stop_scheduling = False
         self._started = clock()
+        self._unsynced_dirs: set[str] = set()
 
     # -- events -------------------------------------------------------------------------
     def _emit(self, kind: EventKind, message: str, *, key: StepKey | None = None,
@@ -205,6 +208,8 @@ class Coordinator:
                    if (cur := self.current.get((up.asset, up.partition))) is not None]
         self.recorder.step(record, lineage if status is StepStatus.SUCCEEDED else None)
         if result.status is ResultStatus.SUCCEEDED:
+            if result.uri and os.path.isabs(result.uri):
+                self._unsynced_dirs.add(os.path.dirname(result.uri))
             self.current[(key.asset, key.partition)] = Current(result.step_id,
                                                                result.data_version)
             self.outcomes[key] = StepOutcome(key, status, self.plan.get(key).reason,
@@ -320,7 +325,7 @@ class Coordinator:
                 for result in self.executor.wait(timeout):
                     self._handle(result)
                 if self.recorder.due():
-                    self.recorder.flush()
+                    self._flush()
             for key in [s.key for s in self.plan.steps if s.key not in self.outcomes]:
                 self._record_skip(key, "not started: fail-fast after a failure",
                                   StepStatus.SKIPPED)
@@ -337,6 +342,14 @@ class Coordinator:
                                    self.clock() - self._started)
         self._emit(EventKind.RUN_FINISHED, f"run {self.run_id} {summary.status.value}",
                    data=summary.counts)
-        self.recorder.flush(status=summary.status, ended_at=datetime.now(timezone.utc),
-                            summary=summary.to_record())
+        self._flush(status=summary.status, ended_at=datetime.now(timezone.utc),
+                    summary=summary.to_record())
         return summary
+
+    def _flush(self, **run_fields: object) -> None:
+        # Data first, then metadata: make the renames of the values about to be recorded
+        # durable (one fsync per directory, not per value) before the records are committed.
+        for directory in sorted(self._unsynced_dirs):
+            fsync_directory(directory)
+        self._unsynced_dirs.clear()
+        self.recorder.flush(**run_fields)

@@ -14,7 +14,7 @@ import sys
 import time
 import traceback
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from flowstone_cli.definitions.asset import AssetSpec
@@ -97,8 +97,10 @@ class StepRuntime:
         try:
             value, metadata = self._compute(spec, task, log)
             manager = self.io_managers[spec.io_manager]
-            stored = manager.store(self.store_context(task.asset, task.partition, task.run_id),
-                                   value)
+            # The coordinator fsyncs touched directories before recording (group commit).
+            context = replace(self.store_context(task.asset, task.partition, task.run_id),
+                              sync_directory=False)
+            stored = manager.store(context, value)
         except BaseException as exc:  # noqa: BLE001 - the user-code error boundary
             return StepResult(status=ResultStatus.FAILED, ended_at=time.time(),
                               logs=_logs(log), error=self._describe(spec, exc), **base)

@@ -60,7 +60,8 @@ class FileIOManager(IOManager):
         location = self.location(ctx)
         serialisation = self._serialisation(ctx, location, value)
         published = publish_file(location.path, serialisation.write,
-                                 fs=None if self.is_local else self.fs)
+                                 fs=None if self.is_local else self.fs,
+                                 sync_directory=ctx.sync_directory)
         return StoredValue(uri=location.uri, size_bytes=published.size_bytes,
                            rows=serialisation.rows, data_version=published.sha256)
 

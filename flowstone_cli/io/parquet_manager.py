@@ -14,11 +14,12 @@ from flowstone_cli.io.paths import Location
 from flowstone_cli.io.values import ARROW_TYPES, UnsupportedValueError, to_arrow_table
 
 COMPRESSIONS = ("zstd", "snappy", "lz4", "gzip", "brotli", "none")
-# Measured on a 10M-row table (int64, float64, 5,000-value string column; 2 vCPUs, local SSD),
-# write + fsync + read, median of 3 (bench/parquet_throughput.py has the set-up):
-#   none 1.09 s / 183 MB · snappy 1.36 s / 142 MB · lz4 1.44 s / 142 MB · zstd 1.54 s / 107 MB
-# zstd costs ~13% more time than snappy for files 25% smaller, which pays back as soon as the
-# root is an object store or a network disk; "none" is fastest but 70% larger.
+# Measured with bench/parquet_throughput.py: 10M rows (int64, float64, string with 5,000 distinct
+# values), plain pq.write_table + pq.read_table, median of 5, 2 vCPUs, local virtio disk:
+#   none 0.76 s / 183 MB · lz4 0.88 s / 142 MB · snappy 0.94 s / 142 MB · zstd 1.11 s / 107 MB
+# (a busier run: 0.94 / 1.42 / 1.53 / 1.87 s). zstd costs ~15-25% more time than lz4/snappy for
+# files 25% smaller (40% smaller than none); we take it because roots are often object stores or
+# network disks, where bytes cost more than CPU. Pick "lz4" per manager for local scratch data.
 DEFAULT_COMPRESSION = "zstd"
 # Schema metadata key telling `load` to hand back a DataFrame rather than an Arrow table.
 VALUE_TYPE_KEY = b"flowstone.value_type"

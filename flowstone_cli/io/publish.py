@@ -97,14 +97,16 @@ def temp_name(name: str) -> str:
     return f".{name[:_MAX_TEMP_STEM]}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
 
 
-def publish_file(path: str, write: Writer, *,
-                 fs: AbstractFileSystem | None = None) -> PublishedFile:
+def publish_file(path: str, write: Writer, *, fs: AbstractFileSystem | None = None,
+                 sync_directory: bool = True) -> PublishedFile:
     """Publish the bytes `write` produces at `path`, atomically.
 
     Args:
         path: absolute local path when `fs` is None, else a path or URL on `fs`.
         write: serialises the value into the binary file it receives.
         fs: the fsspec file system of a remote root; None for the local file system.
+        sync_directory: fsync the directory after the rename (local only). Pass False only
+            when the caller fsyncs the directory itself before relying on the file.
 
     Returns:
         The size and sha256 of the published bytes.
@@ -112,8 +114,10 @@ def publish_file(path: str, write: Writer, *,
     Any exception from `write` (or from the storage) propagates and nothing is published.
     """
     if fs is None:
-        return _publish_local(path, write)
+        return _publish_local(path, write, sync_directory=sync_directory)
     target = fs_path(fs, path)
+    if _is_local(fs):
+        return _publish_local(target, write)
     if is_object_store(fs):
         published = _publish_object(fs, target, write)
     else:
@@ -124,7 +128,12 @@ def publish_file(path: str, write: Writer, *,
     return published
 
 
-def _publish_local(path: str, write: Writer) -> PublishedFile:
+def _is_local(fs: AbstractFileSystem) -> bool:
+    protocols = fs.protocol if isinstance(fs.protocol, (tuple, list)) else (fs.protocol,)
+    return "file" in protocols
+
+
+def _publish_local(path: str, write: Writer, *, sync_directory: bool = True) -> PublishedFile:
     directory, name = os.path.split(path)
     make_dirs_durable(directory)
     tmp = os.path.join(directory, temp_name(name))
@@ -140,7 +149,8 @@ def _publish_local(path: str, write: Writer) -> PublishedFile:
     except BaseException:
         _discard_local(tmp)
         raise
-    _fsync_directory(directory)
+    if sync_directory:
+        fsync_directory(directory)
     return PublishedFile(size_bytes=sink.size, sha256=sink.hexdigest())
 
 
@@ -167,11 +177,11 @@ def make_dirs_durable(directory: str) -> None:
         return
     os.makedirs(directory, exist_ok=True)
     for created in reversed(missing):
-        _fsync_directory(os.path.dirname(created))
+        fsync_directory(os.path.dirname(created))
 
 
-def _fsync_directory(directory: str) -> None:
-    # Makes the rename (a directory entry) durable; not supported on every platform.
+def fsync_directory(directory: str) -> None:
+    """Make renames in `directory` durable (a no-op where directories cannot be fsynced)."""
     try:
         fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     except OSError:

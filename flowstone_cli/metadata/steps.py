@@ -73,7 +73,7 @@ _LATEST_MATERIALIZED_OF = _LATEST.format(where=_MATERIALIZED + _OF_ASSETS)
 _LATEST_ATTEMPT_ALL = _LATEST.format(where=_ATTEMPTED)
 _LATEST_ATTEMPT_OF = _LATEST.format(where=_ATTEMPTED + _OF_ASSETS)
 
-StepKey = tuple[str, "str | None"]
+StepKey = tuple[str, str | None]  # (asset, partition); None = unpartitioned
 
 
 def insert(conn: DuckDBPyConnection, steps: Sequence[StepRecord]) -> None:

@@ -27,11 +27,14 @@ from flowstone_cli.metadata.sessions import open_for_reading, read_error, write_
 if TYPE_CHECKING:
     from duckdb import DuckDBPyConnection
 
-StepKey = tuple[str, "str | None"]
+StepKey = step_table.StepKey
 
 
 class StoreReader:
-    """Queries of one open session (from `MetadataStore.reader()` or `.writer()`)."""
+    """Queries of one open session (from `MetadataStore.reader()` or `.writer()`).
+
+    Valid only inside the `with` block that produced it: the connection closes at its end.
+    """
 
     def __init__(self, conn: DuckDBPyConnection) -> None:
         self._conn = conn

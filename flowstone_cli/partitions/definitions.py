@@ -26,7 +26,7 @@ DynamicKeys = Mapping[str, Sequence[str]]
 MEMO_LIMIT = 1 << 20
 """Most entries a per-definition memo of parsed keys holds; past it, keys are parsed each time."""
 
-_DIMENSION_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+_DIMENSION_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 _SHOWN_KEYS = 5
 
 
@@ -54,7 +54,7 @@ def check_key_part(key: object, *, what: str = "partition key") -> str:
 def check_identifier(name: object, *, what: str) -> str:
     """Names of dimensions and dynamic partitions: short identifiers, because they appear in keys
     (`tenant=acme`), in hive-style paths and in metadata columns."""
-    if not isinstance(name, str) or not _DIMENSION_NAME.match(name):
+    if not isinstance(name, str) or not _DIMENSION_NAME.fullmatch(name):
         raise PartitionError(f"{what} {show_key(name)} is not a valid name",
                              hint="Use letters, digits and underscores (at most 64), not starting "
                                   "with a digit, e.g. `tenant` or `date`.")
@@ -68,7 +68,10 @@ def escape_path_part(key: str) -> str:
 
 
 def unescape_path_part(part: str) -> str:
-    """Inverse of `escape_path_part`."""
+    """Inverse of `escape_path_part`; refuses a raw `:`, which `escape_path_part` never writes."""
+    if not isinstance(part, str) or ":" in part:
+        raise PartitionError(f"partition path {show_key(part)} is not a stored key",
+                             hint="Stored keys write `:` as `%3A`.")
     return part.replace("%3A", ":")
 
 

@@ -54,6 +54,10 @@ def has_dimension(definition: Definition, dimension: str) -> bool:
 class PartitionMapping(ABC):
     """Base of all partition mappings; see the module docstring for the three questions."""
 
+    def __getstate__(self) -> dict[str, object]:
+        # Attributes starting with `_` are caches rebuilt on demand; keep pickles small.
+        return {name: value for name, value in self.__dict__.items() if not name.startswith("_")}
+
     @abstractmethod
     def upstream_keys(self, downstream_key: str | None, downstream: Definition,
                       upstream: Definition, *, dynamic_keys: DynamicKeys | None = None,

@@ -123,15 +123,22 @@ class MultiPartitions(PartitionsDefinition):
         if unknown:
             raise PartitionError(f"multi partitions have no dimension {', '.join(unknown)}",
                                  hint=f"Dimensions are {', '.join(self.dimension_names)}.")
-        columns = []
+        value_columns: list[list[str]] = []
         for name, definition in self.dimensions:
             if name in selection:
-                values = [definition.validate_key(key, dynamic_keys=dynamic_keys)
-                          for key in selection[name]]
+                value_columns.append([definition.validate_key(key, dynamic_keys=dynamic_keys)
+                                      for key in selection[name]])
             else:
-                values = definition.keys(now=now, dynamic_keys=dynamic_keys)
-            columns.append([f"{name}={value}" for value in values])
-        return [",".join(parts) for parts in product(*columns)]
+                value_columns.append(definition.keys(now=now, dynamic_keys=dynamic_keys))
+        part_columns = [[f"{name}={value}" for value in values]
+                        for (name, _), values in zip(self.dimensions, value_columns)]
+        keys = [",".join(parts) for parts in product(*part_columns)]
+        memo = self._parts_memo
+        if len(memo) + len(keys) <= MEMO_LIMIT:
+            # These keys are valid by construction: remember their parts so that mapping them
+            # later does not parse them again.
+            memo.update(zip(keys, product(*value_columns)))
+        return keys
 
     def validate_key(self, key: str, *, dynamic_keys: DynamicKeys | None = None,
                      check_range: bool = True) -> str:
@@ -150,15 +157,24 @@ class MultiPartitions(PartitionsDefinition):
                  check_range: bool = False) -> dict[str, str]:
         """The key of each dimension, in declaration order (validated; range not checked unless
         `check_range`)."""
-        if not check_range and type(key) is str and key in self._parts_memo:
-            return dict(zip(self.dimension_names, self._parts_memo[key]))
+        if not check_range:
+            return dict(zip(self.dimension_names, self.key_values(key)))
         parts = self._split(key)
-        checked = {name: definition.validate_key(parts[name], dynamic_keys=dynamic_keys,
-                                                 check_range=check_range)
-                   for name, definition in self.dimensions}
-        if not check_range and len(self._parts_memo) < MEMO_LIMIT:
-            self._parts_memo[key] = tuple(checked.values())
-        return checked
+        return {name: definition.validate_key(parts[name], dynamic_keys=dynamic_keys)
+                for name, definition in self.dimensions}
+
+    def key_values(self, key: str) -> tuple[str, ...]:
+        """The key of each dimension in declaration order, checked for form and safety but not
+        range; remembered, because planning splits the same keys again and again."""
+        memo = self._parts_memo
+        if type(key) is str and key in memo:
+            return memo[key]
+        parts = self._split(key)
+        values = tuple(definition.validate_key(parts[name], check_range=False)
+                       for name, definition in self.dimensions)
+        if len(memo) < MEMO_LIMIT:
+            memo[key] = values
+        return values
 
     def key_range(self, start_key: str, end_key: str, *,
                   dynamic_keys: DynamicKeys | None = None) -> list[str]:

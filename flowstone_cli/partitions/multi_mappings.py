@@ -5,6 +5,7 @@ See `flowstone_cli.partitions.mappings` for the mapping protocol these implement
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import product
@@ -26,6 +27,10 @@ from flowstone_cli.partitions.mappings import (
 from flowstone_cli.partitions.multi import MultiPartitions
 
 _IDENTITY = IdentityMapping()
+_PLAN_LIMIT = 256
+# One dimension of a multi-to-multi mapping: name, index in the source key, the mapping's
+# upstream_keys/downstream_keys (None for identity), source and target dimension definitions.
+_Step = tuple[str, int, Callable[..., Keys] | None, PartitionsDefinition, PartitionsDefinition]
 
 
 @dataclass(frozen=True, init=False, repr=False)
@@ -86,21 +91,40 @@ class MultiPartitionMapping(PartitionMapping):
             raise PartitionError(self.validate(downstream, upstream) or
                                  "MultiPartitionMapping needs a partition key",
                                  hint="Fix the asset's partition_mappings.")
-        parts = source.key_dict(key, dynamic_keys=dynamic_keys)
+        values = source.key_values(key)
         columns: list[list[str]] = []
+        for name, index, method, source_dim, target_dim in self._plan(source, target, upward):
+            if method is None:  # identity between equal dimensions: the value is already valid
+                columns.append([f"{name}={values[index]}"])
+                continue
+            found = method(values[index], source_dim, target_dim, dynamic_keys=dynamic_keys,
+                           now=now)
+            columns.append([f"{name}={value}" for value in found if value is not None])
+        return [",".join(parts) for parts in product(*columns)]
+
+    def _plan(self, source: MultiPartitions, target: MultiPartitions,
+              upward: bool) -> list[_Step]:
+        """Per target dimension: its name, its index in source keys, the method to call (None
+        for identity) and both dimension definitions. Worked out once per pair of definitions,
+        not once per key."""
+        plans: dict[tuple[int, int, bool], tuple[object, object, list[_Step]]] = \
+            self.__dict__.setdefault("_plans", {})  # a cache; frozen-ness is not at stake
+        cached = plans.get((id(source), id(target), upward))
+        if cached is not None and cached[0] is source and cached[1] is target:
+            return cached[2]
+        steps: list[_Step] = []
         for name in target.dimension_names:
             mapping = self.mapping_for(name)
             source_dim, target_dim = source.dimension(name), target.dimension(name)
-            if mapping is _IDENTITY and (source_dim is target_dim or source_dim == target_dim):
-                found: Keys = [parts[name]]  # already validated by key_dict
-            elif upward:
-                found = mapping.upstream_keys(parts[name], source_dim, target_dim,
-                                              dynamic_keys=dynamic_keys, now=now)
-            else:
-                found = mapping.downstream_keys(parts[name], source_dim, target_dim,
-                                                dynamic_keys=dynamic_keys, now=now)
-            columns.append([f"{name}={value}" for value in found if value is not None])
-        return [",".join(parts_) for parts_ in product(*columns)]
+            same = isinstance(mapping, IdentityMapping) and source_dim == target_dim
+            method = None if same else (mapping.upstream_keys if upward
+                                        else mapping.downstream_keys)
+            steps.append((name, source.dimension_names.index(name), method, source_dim,
+                          target_dim))
+        if len(plans) >= _PLAN_LIMIT:
+            plans.clear()
+        plans[(id(source), id(target), upward)] = (source, target, steps)
+        return steps
 
     def validate(self, downstream: Definition, upstream: Definition) -> str | None:
         if not isinstance(downstream, MultiPartitions) or not isinstance(upstream,

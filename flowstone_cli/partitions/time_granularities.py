@@ -54,6 +54,8 @@ class DailyPartitions(TimeWindowPartitions):
 
     kind: ClassVar[str] = "daily"
     key_format: ClassVar[str] = "YYYY-MM-DD"
+    _rank: ClassVar[int] = 1
+    _nested: ClassVar[bool] = True
 
     def _parse(self, key: str) -> int:
         return _parse_date(self, key, "2025-01-15").toordinal()
@@ -77,6 +79,7 @@ class WeeklyPartitions(TimeWindowPartitions):
 
     kind: ClassVar[str] = "weekly"
     key_format: ClassVar[str] = "YYYY-MM-DD (a Monday)"
+    _rank: ClassVar[int] = 2
 
     def _parse(self, key: str) -> int:
         day = _parse_date(self, key, "2025-01-13")
@@ -106,6 +109,7 @@ class MonthlyPartitions(TimeWindowPartitions):
 
     kind: ClassVar[str] = "monthly"
     key_format: ClassVar[str] = "YYYY-MM"
+    _rank: ClassVar[int] = 3
 
     def _parse(self, key: str) -> int:
         match = _MONTH.fullmatch(key) if isinstance(key, str) else None
@@ -143,6 +147,8 @@ class HourlyPartitions(TimeWindowPartitions):
 
     kind: ClassVar[str] = "hourly"
     key_format: ClassVar[str] = "YYYY-MM-DDTHH:00"
+    _rank: ClassVar[int] = 0
+    _nested: ClassVar[bool] = True
 
     def _parse(self, key: str) -> int:
         if not isinstance(key, str) or _HOUR.fullmatch(key) is None or key[11:13] > "23":

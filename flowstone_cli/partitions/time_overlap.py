@@ -8,7 +8,11 @@ Keys outside the target definition's `start`/`end` are dropped.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flowstone_cli.partitions.time_windows import TimeWindowPartitions
+
+_TICK = timedelta(microseconds=1)  # windows end exclusively: their last instant is end - tick
 
 
 def same_calendar(left: TimeWindowPartitions, right: TimeWindowPartitions) -> bool:
@@ -21,9 +25,14 @@ def _overlapping(source: TimeWindowPartitions, first: int, last: int,
     """Slots of `target` whose windows overlap source's windows `first`..`last`."""
     if same_calendar(source, target):
         return target._slots_between(first, last)
-    wall_start, wall_end = source._span(first, last)
-    start, end = source._wall_in(wall_start, target), source._wall_in(wall_end, target)
-    return target._slots_overlapping(start, end) if start < end else []
+    if source.timezone == target.timezone:
+        if first == last and source._nests_in(target):
+            slot = target._slot_of_wall(source._slot_start(first))  # the one window around it
+            return range(slot, slot + 1)
+        return target._slots_overlapping(*source._span(first, last))
+    # Different zones: compare real instants, since a wall time may be repeated in one zone.
+    start, end = source._instant_span(first, last)
+    return target._slots_between(target._slot_at(start), target._slot_at(end - _TICK))
 
 
 def _last_overlapping(source: TimeWindowPartitions, slot: int,
@@ -31,7 +40,9 @@ def _last_overlapping(source: TimeWindowPartitions, slot: int,
     """The last slot of `target` overlapping source's window `slot`."""
     if same_calendar(source, target):
         return slot
-    return target._slot_before(source._wall_in(source._span(slot, slot)[1], target))
+    if source.timezone == target.timezone:
+        return target._slot_before(source._span(slot, slot)[1])
+    return target._slot_at(source._instant_span(slot, slot)[1] - _TICK)
 
 
 def _keys_in_range(target: TimeWindowPartitions, slots: range | list[int]) -> list[str]:

@@ -60,6 +60,10 @@ class TimeWindowPartitions(PartitionsDefinition):
 
     kind: ClassVar[str] = "time"
     key_format: ClassVar[str] = ""
+    # Granularities by size; `_nested`: each window lies inside one window of every coarser
+    # granularity (true for hours and days; a week can straddle two months).
+    _rank: ClassVar[int] = 0
+    _nested: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
         owner = type(self).__name__
@@ -102,6 +106,11 @@ class TimeWindowPartitions(PartitionsDefinition):
 
     def _exists(self, slot: int) -> bool:
         return True
+
+    def _nests_in(self, other: TimeWindowPartitions) -> bool:
+        """True when each of this granularity's windows lies inside one window of `other`
+        (for the same time zone)."""
+        return self._nested and self._rank < other._rank
 
     def _next(self, slot: int) -> int:
         return slot + 1
@@ -288,11 +297,14 @@ class TimeWindowPartitions(PartitionsDefinition):
         """Wall-clock start of `first` and end of `last` (the union of their windows)."""
         return self._slot_start(first), self._slot_start(self._next(last))
 
-    def _wall_in(self, wall: datetime, other: TimeWindowPartitions) -> datetime:
-        """The wall time `wall` of this zone, read on the clock of `other`'s zone."""
-        if other.timezone == self.timezone:
-            return wall
-        return other._wall_of(self._instant(wall))
+    def _instant_span(self, first: int, last: int) -> tuple[datetime, datetime]:
+        """`_span` as UTC instants."""
+        start, end = self._span(first, last)
+        return self._instant(start).astimezone(UTC), self._instant(end).astimezone(UTC)
+
+    def _slot_at(self, instant: datetime) -> int:
+        """The slot whose window contains the aware `instant`."""
+        return self._slot_of_wall(self._wall_of(instant))
 
     def _slot_before(self, wall: datetime) -> int:
         """The last slot whose window starts before the wall-clock time `wall`."""

@@ -111,6 +111,10 @@ class Selection:
 def _match(term: Term, definitions: Definitions) -> list[str]:
     specs = definitions.assets
     if term.method == "all":
+        if not specs:
+            raise SelectionError(f"selection `{term.text}` matches no asset: the project has "
+                                 "no assets", hint="Define assets with @asset in the assets "
+                                                   "folder.")
         return list(specs)
     if term.method == "name":
         if term.value not in specs:

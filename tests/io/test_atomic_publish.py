@@ -146,3 +146,12 @@ def test_memory_file_system_round_trip_uses_rename(tmp_path: Path) -> None:
     manager.store(BLOB, {"a": 1})
     assert manager.load(BLOB) == {"a": 1}
     assert manager.fs.find("/round-trip") == ["/round-trip/blob.pkl"]
+
+
+def test_fsspec_local_file_system_is_published_like_the_local_disk(tmp_path: Path) -> None:
+    import fsspec
+
+    published = publish_file(str(tmp_path / "a" / "x.bin"), lambda sink: sink.write(b"data"),
+                             fs=fsspec.filesystem("file"))
+    assert (tmp_path / "a" / "x.bin").read_bytes() == b"data"
+    assert published.sha256 == hashlib.sha256(b"data").hexdigest()

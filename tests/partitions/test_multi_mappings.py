@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from datetime import UTC, datetime
 
 import pytest
@@ -58,6 +59,14 @@ def test_per_dimension_mapping_of_the_first_day_reads_nothing() -> None:
 def test_per_dimension_mappings_compare_whatever_the_keyword_order() -> None:
     first = MultiPartitionMapping(a=IdentityMapping(), b=AllPartitionsMapping())
     assert first == MultiPartitionMapping(b=AllPartitionsMapping(), a=IdentityMapping())
+
+
+def test_used_mapping_pickles_to_an_equal_mapping() -> None:
+    YESTERDAY.upstream_keys("tenant=acme,date=2025-01-03", TENANT_DAYS, TENANT_DAYS)
+    restored = pickle.loads(pickle.dumps(YESTERDAY))
+    assert restored == YESTERDAY
+    assert restored.upstream_keys("tenant=acme,date=2025-01-03", TENANT_DAYS, TENANT_DAYS) == [
+        "tenant=acme,date=2025-01-02"]
 
 
 def test_per_dimension_mapping_needs_mappings() -> None:

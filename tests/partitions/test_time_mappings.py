@@ -102,6 +102,16 @@ def test_different_zones_map_through_real_time() -> None:
     assert (keys[0], keys[-1]) == ("2026-01-14T23:00", "2026-01-15T22:00")
 
 
+def test_both_utc_hours_of_the_repeated_berlin_hour_read_its_one_key() -> None:
+    utc_hourly = HourlyPartitions(start="2026-01-01")
+    for utc_key in ("2026-10-25T00:00", "2026-10-25T01:00"):
+        assert TimeWindowMapping().upstream_keys(utc_key, utc_hourly, BERLIN_HOURLY) == [
+            "2026-10-25T02:00"]
+    assert TimeWindowMapping().downstream_keys("2026-10-25T02:00", BERLIN_HOURLY,
+                                               utc_hourly) == [
+        "2026-10-25T00:00", "2026-10-25T01:00"]
+
+
 def test_time_mapping_between_non_time_definitions_is_refused() -> None:
     with pytest.raises(PartitionError, match="time partitions on both sides"):
         TimeWindowMapping().upstream_keys("acme", StaticPartitions(["acme"]), DAILY)
@@ -137,26 +147,33 @@ def test_mappings_compare_by_value() -> None:
 
 
 INVERSE_CASES = [
-    (TimeWindowMapping(), DAILY, DailyPartitions(start="2025-01-10")),
-    (TimeWindowMapping(-1, -1), DAILY, DAILY),
-    (TimeWindowMapping(-2, 3), DAILY, DAILY),
-    (TimeWindowMapping(), MONTHLY, DAILY),
-    (TimeWindowMapping(-1, 0), DAILY, MONTHLY),
-    (TimeWindowMapping(), WEEKLY, DAILY),
-    (TimeWindowMapping(0, 1), DAILY, WEEKLY),
-    (TimeWindowMapping(), BERLIN_DAILY, BERLIN_HOURLY),
-    (TimeWindowMapping(), BERLIN_HOURLY, BERLIN_DAILY),
-    (TimeWindowMapping(-1, -1), BERLIN_HOURLY, BERLIN_HOURLY),
-    (TimeWindowMapping(), BERLIN_DAILY, HourlyPartitions(start="2026-01-01")),
-    (LastNWindowsMapping(7), DAILY, DAILY),
-    (LastNWindowsMapping(2), DAILY, MONTHLY),
-    (LastNWindowsMapping(3), BERLIN_DAILY, BERLIN_HOURLY),
-    (LastNWindowsMapping(5), BERLIN_HOURLY, BERLIN_HOURLY),
+    pytest.param(TimeWindowMapping(), DAILY, DailyPartitions(start="2025-01-10"),
+                 id="daily<-daily starting later"),
+    pytest.param(TimeWindowMapping(-1, -1), DAILY, DAILY, id="yesterday"),
+    pytest.param(TimeWindowMapping(-2, 3), DAILY, DAILY, id="daily span -2..+3"),
+    pytest.param(TimeWindowMapping(), MONTHLY, DAILY, id="monthly<-daily"),
+    pytest.param(TimeWindowMapping(-1, 0), DAILY, MONTHLY, id="daily<-monthly -1..0"),
+    pytest.param(TimeWindowMapping(), WEEKLY, DAILY, id="weekly<-daily"),
+    pytest.param(TimeWindowMapping(0, 1), DAILY, WEEKLY, id="daily<-weekly 0..1"),
+    pytest.param(TimeWindowMapping(), BERLIN_DAILY, BERLIN_HOURLY, id="DST daily<-hourly"),
+    pytest.param(TimeWindowMapping(), BERLIN_HOURLY, BERLIN_DAILY, id="DST hourly<-daily"),
+    pytest.param(TimeWindowMapping(-1, -1), BERLIN_HOURLY, BERLIN_HOURLY,
+                 id="DST previous hour"),
+    pytest.param(TimeWindowMapping(), BERLIN_DAILY, HourlyPartitions(start="2026-01-01"),
+                 id="Berlin daily<-UTC hourly"),
+    pytest.param(TimeWindowMapping(), HourlyPartitions(start="2026-01-01"), BERLIN_HOURLY,
+                 id="UTC hourly<-Berlin hourly"),
+    pytest.param(LastNWindowsMapping(2), HourlyPartitions(start="2026-01-01"), BERLIN_DAILY,
+                 id="UTC hour<-last 2 Berlin days"),
+    pytest.param(LastNWindowsMapping(7), DAILY, DAILY, id="last 7 days"),
+    pytest.param(LastNWindowsMapping(2), DAILY, MONTHLY, id="last 2 months of a day"),
+    pytest.param(LastNWindowsMapping(3), BERLIN_DAILY, BERLIN_HOURLY,
+                 id="DST last 3 hours of a day"),
+    pytest.param(LastNWindowsMapping(5), BERLIN_HOURLY, BERLIN_HOURLY, id="DST last 5 hours"),
 ]
 
 
-@pytest.mark.parametrize(("mapping", "downstream", "upstream"), INVERSE_CASES,
-                         ids=lambda value: repr(value)[:40])
+@pytest.mark.parametrize(("mapping", "downstream", "upstream"), INVERSE_CASES)
 def test_downstream_keys_are_the_exact_inverse_of_upstream_keys(
         mapping: PartitionMapping, downstream: PartitionsDefinition,
         upstream: PartitionsDefinition) -> None:

@@ -211,6 +211,26 @@ def test_key_for_time_finds_the_containing_window_in_the_zone() -> None:
         "2025-03"
 
 
+def test_week_containing_new_year_is_named_by_its_monday_in_december() -> None:
+    weekly = WeeklyPartitions(start="2024-12-02")
+    assert weekly.key_for_time(datetime(2025, 1, 1, 12)) == "2024-12-30"
+    start, end = weekly.window("2024-12-30")
+    assert (start.date(), end.date()) == (date(2024, 12, 30), date(2025, 1, 6))
+
+
+def test_naive_times_are_wall_clock_times_of_the_definition_zone() -> None:
+    daily = DailyPartitions(start="2025-01-01", timezone="America/New_York")
+    assert daily.key_for_time(datetime(2025, 1, 15, 23, 30)) == "2025-01-15"
+    assert daily.key_for_time(datetime(2025, 1, 16, 3, 30, tzinfo=UTC)) == "2025-01-15"
+
+
+def test_default_end_follows_the_zone_of_the_definition() -> None:
+    daily = DailyPartitions(start="2026-03-01", timezone="Europe/Berlin")
+    # 22:30 UTC on the 29th is already 00:30 on the 30th in Berlin: the 29th is complete.
+    assert daily.latest_complete_key(datetime(2026, 3, 29, 22, 30, tzinfo=UTC)) == "2026-03-29"
+    assert daily.latest_complete_key(datetime(2026, 3, 29, 21, 30, tzinfo=UTC)) == "2026-03-28"
+
+
 def test_shift_key_moves_by_whole_windows() -> None:
     assert MonthlyPartitions(start="2024-01").shift_key("2025-01", -2) == "2024-11"
     assert WeeklyPartitions(start="2025-01-06").shift_key("2025-01-06", 1) == "2025-01-13"

@@ -1,12 +1,13 @@
 """Schema v1: meta, runs, steps, lineage, events.
 
-Design notes, measured with DuckDB 2.0 on 1,000,000 steps (see `bench/metadata_queries.py`):
-- `steps` and `events` have no PRIMARY KEY. In DuckDB a key is an ART index: it made the file
-  4.5x larger (60 MB vs 13 MB), a 500-row batch 3x slower (~100 ms vs ~30 ms) and a 20-row batch
-  ~60% slower. Ids are 64 random bits (`new_id()`), so uniqueness does not need the index;
-  `upsert_steps` deletes then inserts.
-- No secondary indexes: the queries of `steps.py` and `lineage.py` are full scans that DuckDB runs
-  within the benchmark budget, and every index would slow the coordinator's batched inserts.
+Design notes, measured with DuckDB 2.0 on 1,000,000 steps and 3,000,000 lineage rows (see
+`bench/metadata_queries.py`):
+- `steps` and `events` have no PRIMARY KEY. In DuckDB a key is an ART index: on `steps` it made
+  the file 4.5x larger (60 MB vs 13 MB), a connect + 500-row batch + close 3x slower (~100 ms vs
+  ~30 ms) and a 20-row batch ~60% slower (37 vs 22 ms). Ids are 64 random bits (`new_id()`), so
+  uniqueness does not need the index; `upsert_steps` deletes then inserts.
+- No secondary indexes: the lookups of `steps.py` and `lineage.py` are scans that DuckDB runs in
+  ~15-30 ms at that size, and every index would slow the coordinator's batched inserts.
 - `runs` keeps its primary key: it is small, written one row per run, and looked up by id.
 """
 
