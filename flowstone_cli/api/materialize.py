@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 
 from flowstone_cli._version import __version__
 from flowstone_cli.api.wiring import build_runtime, open_store
+from flowstone_cli.execution.assembly import ProjectRunner
 from flowstone_cli.durations import parse_duration
 from flowstone_cli.errors import DefinitionError
 from flowstone_cli.events import EventSink, discard
@@ -108,13 +109,22 @@ def _executor(project: Project, plan: Plan, options: MaterializeOptions) -> Exec
         [project.definitions.assets[s.key.asset] for s in plan.to_run], project.config, kind)
     if problems:
         raise DefinitionError(problems)
-    runtime = build_runtime(project, {s.key.asset for s in plan.to_run})
+    assets = sorted({s.key.asset for s in plan.to_run})
     if kind == "inline":
-        return InlineExecutor(runtime)
+        return InlineExecutor(build_runtime(project, assets))
     workers = options.workers or project.config.executor.workers or os.cpu_count() or 1
     workers = max(1, min(workers, max(1, len(plan.to_run))))
-    return ProcessExecutor(runtime, workers=workers,
-                           start_method=project.config.executor.start_method)
+    start_method = project.config.executor.start_method
+    if start_method == "fork":
+        # Workers inherit the loaded project and runtime: nothing is pickled to them.
+        runtime = build_runtime(project, assets)
+        return ProcessExecutor(runtime.run, teardown=runtime.resources.teardown,
+                               workers=workers, start_method=start_method)
+    # Other start methods pickle the runner: it carries only the project folder and asset
+    # names, and each worker loads the project itself, so no resolved secret is pickled.
+    runner = ProjectRunner(str(project.root), assets)
+    return ProcessExecutor(runner, teardown=runner.teardown, workers=workers,
+                           start_method=start_method)
 
 
 def materialize(project: Project, options: MaterializeOptions, *,

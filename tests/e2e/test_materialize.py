@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -236,3 +237,26 @@ def test_parquet_pipeline_on_s3_and_half_written_value_publishes_nothing(
     fs.invalidate_cache()
     assert not fs.exists(f"{s3_bucket.bucket}/lake/half_written.pkl")
     assert (project / ".flowstone" / "flowstone.duckdb").exists()
+
+
+def test_a_held_metadata_store_gives_exit_4_naming_the_pid(tmp_path: Path) -> None:
+    project = copy_fixture("minimal", tmp_path)
+    (project / "flowstone.toml").write_text('[project]\nname = "minimal"\n\n[metadata]\n'
+                                            'lock_timeout = 0.5\n')
+    assert run_cli("-p", str(project), "materialize", "*").code == 0
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import duckdb, sys, time\n"
+         f"con = duckdb.connect({str(project / 'data' / 'flowstone.duckdb')!r})\n"
+         "print('held', flush=True)\ntime.sleep(30)\n"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        result = run_cli("-p", str(project), "runs", "list")
+        assert result.code == 4
+        assert str(holder.pid) in result.stderr
+        assert "busy" in result.stderr
+    finally:
+        holder.kill()
+        holder.wait()
+    assert run_cli("-p", str(project), "runs", "list").code == 0

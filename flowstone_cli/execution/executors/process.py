@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import signal
 import time
+from collections.abc import Callable
 
 from flowstone_cli.execution.executors.base import synthetic_result
 from flowstone_cli.execution.pool import (
@@ -19,21 +20,29 @@ from flowstone_cli.execution.pool import (
     TaskTimedOut,
     WorkerPool,
 )
-from flowstone_cli.execution.runtime import StepRuntime, worker_stdio_to_stderr
+from flowstone_cli.execution.runtime import worker_stdio_to_stderr
 from flowstone_cli.execution.tasks import ResultStatus, StepError, StepResult, StepTask
 
 
 class ProcessExecutor:
-    """Runs tasks on `workers` processes (fork by default)."""
+    """Runs tasks on `workers` processes (fork by default).
 
-    def __init__(self, runtime: StepRuntime, *, workers: int, start_method: str = "fork",
+    Args:
+        runner: runs one task in a worker (`StepRuntime.run` under fork, where workers inherit
+            the runtime; a picklable `ProjectRunner` under spawn/forkserver).
+        teardown: runs in each worker when it stops (tears down resources).
+        workers: process count.
+        start_method: fork, spawn or forkserver.
+    """
+
+    def __init__(self, runner: Callable[[StepTask], StepResult], *,
+                 teardown: Callable[[], None] | None, workers: int, start_method: str = "fork",
                  retry_crashes: bool = True) -> None:
         self.capacity = workers
-        self._runtime = runtime
         self._tasks: dict[str, tuple[StepTask, float]] = {}
         self._retry_crashes = retry_crashes
-        self._pool = WorkerPool(runtime.run, workers=workers, initializer=worker_stdio_to_stderr,
-                                start_method=start_method, finalizer=runtime.resources.teardown)
+        self._pool = WorkerPool(runner, workers=workers, initializer=worker_stdio_to_stderr,
+                                start_method=start_method, finalizer=teardown)
 
     def submit(self, task: StepTask, *, timeout: float | None = None) -> None:
         """Queue a task on the pool."""
