@@ -24,6 +24,20 @@ _EXPORTS = {
     "IOManager": "flowstone_cli.io.base",
     "StoreContext": "flowstone_cli.io.base",
     "StoredValue": "flowstone_cli.io.base",
+    "DailyPartitions": "flowstone_cli.partitions",
+    "HourlyPartitions": "flowstone_cli.partitions",
+    "WeeklyPartitions": "flowstone_cli.partitions",
+    "MonthlyPartitions": "flowstone_cli.partitions",
+    "StaticPartitions": "flowstone_cli.partitions",
+    "MultiPartitions": "flowstone_cli.partitions",
+    "DynamicPartitions": "flowstone_cli.partitions",
+    "IdentityMapping": "flowstone_cli.partitions",
+    "TimeWindowMapping": "flowstone_cli.partitions",
+    "LastNWindowsMapping": "flowstone_cli.partitions",
+    "AllPartitionsMapping": "flowstone_cli.partitions",
+    "UnpartitionedMapping": "flowstone_cli.partitions",
+    "MultiPartitionMapping": "flowstone_cli.partitions",
+    "DimensionMapping": "flowstone_cli.partitions",
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -27,6 +27,8 @@ from flowstone_cli.metadata.ids import new_run_id
 from flowstone_cli.metadata.records import RunRecord
 from flowstone_cli.metadata.statuses import RunStatus
 from flowstone_cli.metadata.store import MetadataStore
+from flowstone_cli.definitions.partitioning import is_keyed, upstream_keys
+from flowstone_cli.planning.partition_selection import PartitionRequest, partitions_for
 from flowstone_cli.planning.plan import Plan, build_plan
 from flowstone_cli.planning.selection import select
 from flowstone_cli.project.interpolate import redact
@@ -60,6 +62,10 @@ class MaterializeOptions:
     fail_fast: bool = False
     tags: Mapping[str, str] = field(default_factory=dict)
     step_timeout: str | None = None
+    partitions: PartitionRequest = field(default_factory=PartitionRequest)
+    max_parallel: int | None = None
+    backfill_id: str | None = None
+    done: frozenset[tuple[str, str | None]] = frozenset()
     trigger: str = "cli"
     actor: str | None = None
     command: str | None = None
@@ -83,13 +89,34 @@ class DecidedPlan:
 
     plan: Plan
     current: dict[tuple[str, str | None], Current]
+    keyed_inputs: frozenset[tuple[str, str]] = frozenset()
 
 
 def decided_plan(project: Project, store: MetadataStore, selection: Sequence[str],
-                 exclude: Sequence[str] = (), *, force: bool = False) -> DecidedPlan:
-    """The plan for a selection with each step marked run (and why) or skip (up to date)."""
+                 exclude: Sequence[str] = (), *, force: bool = False,
+                 partitions: PartitionRequest | None = None,
+                 done: set[tuple[str, str | None]] | None = None) -> DecidedPlan:
+    """The plan for a selection with each step marked run (and why) or skip (up to date).
+
+    Args:
+        partitions: the partitions asked for (required when partitioned assets are selected).
+        done: steps to skip as already done (a resumed backfill's finished steps).
+    """
     definitions = project.definitions
-    plan = build_plan(definitions, select(definitions, selection, exclude))
+    chosen = select(definitions, selection, exclude)
+    now = datetime.now(timezone.utc)
+    dynamic: dict[str, list[str]] = {}
+    if store.exists() and any(definitions.assets[a].partitions is not None for a in chosen.assets):
+        with store.reader() as reader:
+            dynamic = reader.dynamic_keys()
+    partitions_of = partitions_for(definitions, chosen, partitions or PartitionRequest(),
+                                   now=now, dynamic_keys=dynamic)
+
+    def mapper(asset: str, partition: str | None, up: str) -> list[str | None]:
+        return upstream_keys(definitions.assets[asset], partition, definitions.assets[up],
+                             now=now, dynamic_keys=dynamic)
+
+    plan = build_plan(definitions, chosen, partitions_of=partitions_of, upstream_keys=mapper)
     assets = {k.asset for s in plan.steps for k in (s.key, *s.upstream)}
     latest, attempts, consumed = {}, {}, {}
     if store.exists():  # a fresh project has no history; do not even load DuckDB for it
@@ -98,9 +125,11 @@ def decided_plan(project: Project, store: MetadataStore, selection: Sequence[str
             attempts = reader.latest_attempts(sorted({s.key.asset for s in plan.steps}))
             consumed = reader.lineage_for_steps([m.step_id for m in latest.values()])
     decided = decide(plan, definitions, latest=latest, attempts=attempts, consumed=consumed,
-                     now=datetime.now(timezone.utc), force=force)
+                     now=now, force=force, done=done or set())
     current = {key: Current(rec.step_id, rec.data_version) for key, rec in latest.items()}
-    return DecidedPlan(decided, current)
+    keyed = frozenset((a, up) for a in chosen.assets for up in definitions.assets[a].inputs
+                      if is_keyed(definitions.assets[a], definitions.assets[up]))
+    return DecidedPlan(decided, current, keyed)
 
 
 def _executor(project: Project, plan: Plan, options: MaterializeOptions) -> Executor:
@@ -132,13 +161,15 @@ def materialize(project: Project, options: MaterializeOptions, *,
     """Run a selection and record it; returns the summary (see `RunSummary.exit_code`)."""
     store = open_store(project)
     decided = decided_plan(project, store, options.selection, options.exclude,
-                           force=options.force)
+                           force=options.force, partitions=options.partitions,
+                           done=set(options.done))
     plan = decided.plan
     timeout = options.step_timeout or project.config.executor.step_timeout
     settings = RunSettings(fail_fast=options.fail_fast,
                            step_timeout=parse_duration(timeout, what="--step-timeout")
                            .total_seconds() if timeout else None,
-                           tags=dict(options.tags))
+                           tags=dict(options.tags), keyed_inputs=decided.keyed_inputs,
+                           max_parallel=options.max_parallel)
     now = datetime.now(timezone.utc)
     run_id = new_run_id()
     command = options.command if options.command is not None else " ".join(
@@ -148,7 +179,8 @@ def materialize(project: Project, options: MaterializeOptions, *,
                        command=redact(command, project.secrets),
                        actor=current_actor(options.actor), host=socket.gethostname(),
                        pid=os.getpid(), flowstone_version=__version__, started_at=now,
-                       heartbeat_at=now, tags=dict(options.tags))
+                       heartbeat_at=now, tags=dict(options.tags),
+                       backfill_id=options.backfill_id)
     recorder = RunRecorder(store, run_id, redact=lambda text: redact(text, project.secrets))
     # Workers are forked before any metadata connection is opened for this run (never fork
     # with a DuckDB connection open, see RELIABILITY.md); later flushes use short sessions.

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from flowstone_cli.api.materialize import decided_plan
 from flowstone_cli.api.wiring import open_store
 from flowstone_cli.planning.graph_export import render_graph
+from flowstone_cli.planning.partition_selection import PartitionRequest
 from flowstone_cli.planning.plan import Plan
 from flowstone_cli.planning.selection import Selection, select
 from flowstone_cli.project.loader import Project
@@ -19,10 +20,11 @@ def select_assets(project: Project, selection: Sequence[str],
 
 
 def make_plan(project: Project, selection: Sequence[str], exclude: Sequence[str] = (), *,
-              force: bool = False) -> Plan:
+              force: bool = False, partitions: PartitionRequest | None = None) -> Plan:
     """The steps a selection covers, in dependency order, each marked run (with the reason it
     is stale) or skip (up to date), with why it is included."""
-    return decided_plan(project, open_store(project), selection, exclude, force=force).plan
+    return decided_plan(project, open_store(project), selection, exclude, force=force,
+                        partitions=partitions).plan
 
 
 def graph(project: Project, fmt: str, selection: Sequence[str] = ("*",)) -> str:

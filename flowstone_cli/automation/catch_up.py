@@ -11,11 +11,11 @@ time already launched); for a schedule never ticked it is the time it was first 
 `now - grace` when that is unknown, so a new schedule never gets an invented backlog. A fire time
 `t` is *on time* when `now - t <= grace` (default two minutes).
 
-| `catch_up`         | launched now                                                  | counted as missed               |
-|--------------------|---------------------------------------------------------------|---------------------------------|
-| `latest` (default) | the most recent fire time in the window, on time or late      | every other one in the window   |
-| `all`              | the most recent `max_catch_up` (default 24), oldest first     | the older ones beyond the cap   |
-| `none`             | the most recent fire time if it is on time, else nothing      | every other one in the window   |
+| `catch_up`         | launched now                                            | counted as missed |
+|--------------------|---------------------------------------------------------|-------------------|
+| `latest` (default) | the most recent fire time in the window, even if late   | all the others    |
+| `all`              | the most recent `max_catch_up` (default 24), ascending  | the older ones    |
+| `none`             | the most recent fire time if it is on time, else none   | all the others    |
 
 Fire times at or before the last tick are never launched again, so calling tick twice with the same
 `now` launches nothing the second time.

@@ -44,9 +44,10 @@ _MINUTE = timedelta(minutes=1)
 # Counting samples the UTC offset this often; two offset changes closer together than this would
 # be missed (no zone in the tz database has them since the 1940s).
 _SAMPLE = timedelta(hours=12)
-# Around an offset change fire times are enumerated with croniter itself (it moves skipped times and
-# repeats doubled ones); elsewhere they are counted arithmetically. The margin is this plus the jump.
-_MARGIN = timedelta(hours=2)
+# Around an offset change fire times are enumerated with croniter itself (it moves skipped times
+# and repeats doubled ones); elsewhere they are counted arithmetically. The margin is this plus the
+# size of the jump; tests compare both ways across many zones.
+_MARGIN = timedelta(minutes=30)
 
 
 def validate_cron(expression: str) -> str | None:
@@ -146,7 +147,8 @@ def _floor_minute(value: datetime) -> datetime:
     return value.replace(second=0, microsecond=0)
 
 
-def _walk(expression: str, zone: ZoneInfo, start: datetime, *, backwards: bool) -> Iterator[datetime]:
+def _walk(expression: str, zone: ZoneInfo, start: datetime, *,
+          backwards: bool) -> Iterator[datetime]:
     """UTC fire times strictly after (or before) `start`, one per instant, in order."""
     from croniter import CroniterBadDateError, croniter  # lazy: start-up speed
 
@@ -228,7 +230,8 @@ def count_fire_times(expression: str, timezone: str, *, after: datetime, until: 
     Equal to `len(fire_times(...))`: stretches of constant UTC offset are counted arithmetically
     (matching days times matching minutes of the day), and a few hours around each offset change
     are enumerated with croniter so its DST handling is reproduced exactly. A 30-day `* * * * *`
-    window costs about a millisecond instead of 43,200 croniter steps.
+    window costs ~1 ms, plus ~15 ms per offset change inside it, instead of 43,200 croniter steps
+    (~1.2 s). Two offset changes less than 12 hours apart would be miscounted (none since 1950).
     """
     text, zone = _normalize(expression), _zone(timezone)
     start, end = _floor_minute(_utc(after, "after")), _utc(until, "until")
@@ -257,7 +260,8 @@ def _changes(zone: ZoneInfo, start: datetime, end: datetime) -> list[tuple[datet
                 mid = low + (high - low) / 2
                 low, high = (mid, high) if _offset(zone, mid) == before else (low, mid)
             margin = _MARGIN + abs(after - before)
-            span = (max(_floor_minute(high - margin), start), min(_floor_minute(high + margin), end))
+            span = (max(_floor_minute(high - margin), start),
+                    min(_floor_minute(high + margin), end))
             if span[0] < span[1]:
                 if spans and spans[-1][1] >= span[0]:
                     span = (spans.pop()[0], span[1])
@@ -326,11 +330,11 @@ def due_ticks(expression: str, timezone: str, *, last_tick: datetime | None, now
     time `t` is on time when `now - t <= grace`; every fire time in the window not launched is
     missed:
 
-    | `catch_up`         | launched now                                              | missed                  |
-    |--------------------|-----------------------------------------------------------|-------------------------|
-    | `latest` (default) | the most recent fire time in the window, on time or late  | every other one         |
-    | `all`              | the most recent `max_catch_up`, oldest first              | the older ones          |
-    | `none`             | the most recent fire time if it is on time, else nothing  | every other one         |
+    | `catch_up`         | launched now                                          | missed         |
+    |--------------------|-------------------------------------------------------|----------------|
+    | `latest` (default) | the most recent fire time in the window, even if late | all the others |
+    | `all`              | the most recent `max_catch_up`, ascending             | the older ones |
+    | `none`             | the most recent fire time if it is on time, else none | all the others |
 
     Fire times at or before `last_tick` are never returned, so a second call with the same `now`
     and `last_tick` = the launched time returns nothing. Launched times are found walking backwards

@@ -41,3 +41,10 @@ SelectionArg = Annotated[list[str], typer.Argument(
     show_default=False)]
 ExcludeOpt = Annotated[list[str] | None, typer.Option(
     "--exclude", "-x", help="Remove these assets from the selection (same syntax).")]
+
+PartitionOpt = Annotated[list[str] | None, typer.Option(
+    "--partition", help="A partition key (repeatable); multi-dimensional keys are written "
+    "dim=key,dim=key in any order.", show_default=False)]
+PartitionRangeOpt = Annotated[str | None, typer.Option(
+    "--partitions", help="An inclusive range START..END, e.g. 2025-01-01..2025-01-31.",
+    show_default=False)]

@@ -48,12 +48,14 @@ class RunSettings:
         step_timeout: default timeout in seconds for steps without their own.
         tags: the run's tags, passed to every step's context.
         keyed_inputs: (asset, upstream) pairs whose parameter receives a dict by partition.
+        max_parallel: at most this many distinct partitions have steps in flight (backfills).
     """
 
     fail_fast: bool = False
     step_timeout: float | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
     keyed_inputs: frozenset[tuple[str, str]] = frozenset()
+    max_parallel: int | None = None
 
 
 class Coordinator:
@@ -149,9 +151,11 @@ class Coordinator:
             inputs.append(InputRef(param=param, asset=up.asset, partition=up.partition,
                                    keyed=keyed, step_id=current.step_id if current else None,
                                    data_version=current.data_version if current else None))
+        keyed = tuple(p for p in self.definitions.assets[key.asset].inputs
+                      if (key.asset, p) in self.settings.keyed_inputs)
         return StepTask(step_id=new_id(), run_id=self.run_id, asset=key.asset,
                         partition=key.partition, attempt=attempt, inputs=tuple(inputs),
-                        tags=tuple(sorted(self.settings.tags.items())))
+                        tags=tuple(sorted(self.settings.tags.items())), keyed_params=keyed)
 
     def _submit_ready(self) -> None:
         now = self.clock()
@@ -159,9 +163,18 @@ class Coordinator:
         for item in due:
             self._delayed.remove(item)
             self._launch(item[1], item[2])
+        limit = self.settings.max_parallel
+        deferred: list[StepKey] = []
         while self._ready and not self._stop_scheduling and (
                 len(self._running) < self.executor.capacity * 2):
-            self._launch(self._ready.popleft(), 1)
+            key = self._ready.popleft()
+            if limit and key.partition is not None:
+                in_flight = {k.partition for k, _, _ in self._running.values()}
+                if key.partition not in in_flight and len(in_flight) >= limit:
+                    deferred.append(key)
+                    continue
+            self._launch(key, 1)
+        self._ready.extendleft(reversed(deferred))
 
     def _launch(self, key: StepKey, attempt: int) -> None:
         task = self._task_for(key, attempt)

@@ -44,6 +44,9 @@ def partition_info(spec: AssetSpec, key: str | None) -> PartitionInfo:
         return PartitionInfo()
     window = definition.window(key) if hasattr(definition, "window") else None
     keys = definition.key_dict(key) if hasattr(definition, "key_dict") else None
+    time_dimension = getattr(definition, "time_dimension", None)
+    if window is None and keys and time_dimension:
+        window = definition.dimension(time_dimension).window(keys[time_dimension])
     return PartitionInfo(path=definition.path_for(key), window=window, keys=keys)
 
 
@@ -120,6 +123,10 @@ class StepRuntime:
                 kwargs.setdefault(ref.param, {})[ref.partition] = value
             else:
                 kwargs[ref.param] = value
+        keyed = set(task.keyed_params)
+        for param in spec.inputs:
+            # A mapping may yield no upstream partition (e.g. "yesterday" of the first day).
+            kwargs.setdefault(param, {} if param in keyed else None)
         if spec.wants_context:
             kwargs["context"] = self._context(spec, task, log)
         result = spec.fn(**kwargs)

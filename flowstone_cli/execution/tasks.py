@@ -52,6 +52,7 @@ class StepTask:
     attempt: int
     inputs: tuple[InputRef, ...] = ()
     tags: tuple[tuple[str, str], ...] = ()
+    keyed_params: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:

@@ -31,6 +31,7 @@ class StaleReason(str, Enum):
     TOO_OLD = "older than max_age"
     FORCED = "forced"
     UP_TO_DATE = "up to date"
+    DONE = "done earlier in this backfill"
 
 
 _FAILED = {StepStatus.FAILED, StepStatus.TIMED_OUT, StepStatus.ABANDONED}
@@ -95,11 +96,19 @@ def staleness(step: PlannedStep, definitions: Definitions, *,
 
 def decide(plan: Plan, definitions: Definitions, *, latest: Mapping[Key, StepRecord],
            attempts: Mapping[Key, StepRecord], consumed: Mapping[str, Sequence[LineageRecord]],
-           now: datetime, force: bool = False) -> Plan:
-    """The plan with every step marked run (with its staleness reason) or skip (up to date)."""
+           now: datetime, force: bool = False, done: set[Key] | None = None) -> Plan:
+    """The plan with every step marked run (with its staleness reason) or skip (up to date).
+
+    Steps in `done` (finished earlier by the same backfill) are skipped as `done earlier`.
+    """
     decisions: dict[StepKey, tuple[Action, str]] = {}
     stale: set[StepKey] = set()
+    done = done or set()
     for step in plan.steps:
+        if (step.key.asset, step.key.partition) in done and (
+                step.key.asset, step.key.partition) in latest:
+            decisions[step.key] = (Action.SKIP, StaleReason.DONE.value)
+            continue
         if force:
             reason = StaleReason.FORCED
         else:

@@ -15,11 +15,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 # One module per table family holds its SQL; the façade below only routes calls to them.
+from flowstone_cli.metadata import backfills as backfill_table
 from flowstone_cli.metadata import events as event_table
 from flowstone_cli.metadata import lineage as lineage_table
 from flowstone_cli.metadata import runs as run_table
 from flowstone_cli.metadata import steps as step_table
 from flowstone_cli.metadata.connection import duckdb_module, exclusive_session
+from flowstone_cli.metadata.backfills import BackfillRecord
 from flowstone_cli.metadata.records import EventRecord, LineageRecord, RunRecord, StepRecord
 from flowstone_cli.metadata.schema import read_meta
 from flowstone_cli.metadata.sessions import open_for_reading, read_error, write_session
@@ -114,6 +116,26 @@ class StoreReader:
         """
         return lineage_table.consumers_of(self._conn, step_ids)
 
+    def get_backfill(self, backfill_id: str) -> BackfillRecord:
+        """The backfill with this id or unique prefix (NotFoundError / UsageError otherwise)."""
+        return backfill_table.get(self._conn, backfill_id)
+
+    def list_backfills(self, *, limit: int = 20) -> list[BackfillRecord]:
+        """Newest backfills first."""
+        return backfill_table.list_all(self._conn, limit)
+
+    def backfill_steps(self, backfill_id: str) -> list[StepRecord]:
+        """The latest step row per (asset, partition) over every run of a backfill."""
+        return backfill_table.latest_steps(self._conn, backfill_id)
+
+    def backfill_done(self, backfill_id: str) -> set[tuple[str, str | None]]:
+        """(asset, partition) pairs that runs of a backfill materialized or found up to date."""
+        return backfill_table.succeeded_keys(self._conn, backfill_id)
+
+    def dynamic_keys(self, names: Sequence[str] | None = None) -> dict[str, list[str]]:
+        """Registered keys of dynamic partitions, by name."""
+        return backfill_table.dynamic_keys(self._conn, names)
+
 
 class StoreWriter(StoreReader):
     """Writes of one write session; all of them commit together when the session ends."""
@@ -155,6 +177,23 @@ class StoreWriter(StoreReader):
     def insert_events(self, events: Sequence[EventRecord]) -> None:
         """Record a batch of events."""
         event_table.insert(self._conn, events)
+
+    def insert_backfill(self, record: BackfillRecord) -> None:
+        """Record a new backfill."""
+        backfill_table.insert(self._conn, record)
+
+    def update_backfill(self, backfill_id: str, /, **fields: Any) -> None:
+        """Set columns of a backfill (status, ended_at, summary...)."""
+        backfill_table.update(self._conn, backfill_id, fields)
+
+    def add_dynamic_keys(self, name: str, keys: Sequence[str], *, when: Any,
+                         by: str | None = None) -> list[str]:
+        """Register keys of a dynamic partitions definition; returns the new ones."""
+        return backfill_table.add_dynamic_keys(self._conn, name, keys, when, by)
+
+    def remove_dynamic_keys(self, name: str, keys: Sequence[str]) -> list[str]:
+        """Unregister keys; returns those that were registered."""
+        return backfill_table.remove_dynamic_keys(self._conn, name, keys)
 
 
 class MetadataStore:

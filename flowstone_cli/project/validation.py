@@ -8,12 +8,13 @@ from collections.abc import Iterable, Sequence
 from flowstone_cli.dag import DAG
 from flowstone_cli.definitions.asset import AssetSpec
 from flowstone_cli.definitions.definitions import did_you_mean
+from flowstone_cli.definitions.partitioning import partition_problems
 from flowstone_cli.durations import parse_duration
 from flowstone_cli.errors import FlowStoneError, Problem
+from flowstone_cli.io.registry import BUILTIN_IO_MANAGERS
 from flowstone_cli.keys import is_valid_asset_name
 from flowstone_cli.project.config import FlowStoneConfig
 
-BUILTIN_IO_MANAGERS = ("pickle", "json", "parquet", "duckdb", "memory")
 
 
 def _names(specs: Iterable[AssetSpec]) -> list[str]:
@@ -134,6 +135,10 @@ def validate_specs(specs: Sequence[AssetSpec], config: FlowStoneConfig | None) -
     """Run every load-time check and return all problems found."""
     problems = check_names(specs) + check_dependencies(specs) + check_options(specs)
     problems += check_cycles(specs)
+    first = {}
+    for spec in specs:
+        first.setdefault(spec.name, spec)
+    problems += partition_problems(first, config.project.tenant_dimension if config else None)
     if config is not None:
         problems += check_configured(specs, config)
     return problems

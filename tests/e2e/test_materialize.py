@@ -16,37 +16,40 @@ import pytest
 from tests.cli_runner import copy_example, copy_fixture, flowstone_executable, run_cli
 
 
+DAY = ("+daily_report", "--partition", "2025-01-15")
+
+
 def statuses(result_json: dict) -> dict[str, str]:
     return {s["asset"]: s["status"] for s in result_json["steps"]}
 
 
 def test_example_materializes_then_skips_then_forces(tmp_path: Path) -> None:
     project = copy_example(tmp_path)
-    first = run_cli("-p", str(project), "materialize", "*", "--json")
+    first = run_cli("-p", str(project), "materialize", *DAY, "--json")
     assert first.code == 0, first.stderr
     assert set(statuses(first.json()).values()) == {"succeeded"}
-    second = run_cli("-p", str(project), "materialize", "*", "--json")
+    second = run_cli("-p", str(project), "materialize", *DAY, "--json")
     assert second.code == 0
     assert set(statuses(second.json()).values()) == {"up_to_date"}
-    forced = run_cli("-p", str(project), "materialize", "*", "--force", "--json")
+    forced = run_cli("-p", str(project), "materialize", *DAY, "--force", "--json")
     assert forced.code == 0
     assert set(statuses(forced.json()).values()) == {"succeeded"}
-    report = json.loads((project / "data" / "daily_report.json").read_text())
+    report = json.loads((project / "data" / "daily_report" / "2025-01-15.json").read_text())
     assert report["best_country"] in {"DE", "FR", "US", "JP"}
 
 
 def test_editing_one_asset_reruns_only_it_and_its_downstream(tmp_path: Path) -> None:
     project = copy_example(tmp_path)
-    assert run_cli("-p", str(project), "materialize", "*").code == 0
+    assert run_cli("-p", str(project), "materialize", *DAY).code == 0
     module = project / "assets" / "analytics.py"
     module.write_text(module.read_text().replace(
-        'context.log.info(f"best country: {best}")',
-        'context.log.info(f"the best country: {best}")'))
-    plan = run_cli("-p", str(project), "plan", "*", "--json").json()
+        'context.log.info(f"{context.partition}: best country {best}")',
+        'context.log.info(f"{context.partition}: the best country is {best}")'))
+    plan = run_cli("-p", str(project), "plan", *DAY, "--json").json()
     actions = {s["asset"]: (s["action"], s["reason"]) for s in plan["steps"]}
     assert actions["daily_report"] == ("run", "code changed")
     assert actions["daily_metrics"] == ("skip", "up to date")
-    run = run_cli("-p", str(project), "materialize", "*", "--json")
+    run = run_cli("-p", str(project), "materialize", *DAY, "--json")
     assert statuses(run.json()) == {"raw_events": "up_to_date", "user_profiles": "up_to_date",
                                     "cleaned_events": "up_to_date",
                                     "daily_metrics": "up_to_date", "daily_report": "succeeded"}
@@ -54,11 +57,12 @@ def test_editing_one_asset_reruns_only_it_and_its_downstream(tmp_path: Path) -> 
 
 def test_docstring_edit_changes_nothing(tmp_path: Path) -> None:
     project = copy_example(tmp_path)
-    assert run_cli("-p", str(project), "materialize", "*").code == 0
+    assert run_cli("-p", str(project), "materialize", *DAY).code == 0
     module = project / "assets" / "ingest.py"
-    module.write_text(module.read_text().replace('"""User profiles exported from the CRM."""',
-                                                 '"""User profiles, exported nightly."""'))
-    run = run_cli("-p", str(project), "materialize", "*", "--json")
+    module.write_text(module.read_text().replace(
+        '"""User profiles exported from the CRM (not partitioned: every day reads the same)."""',
+        '"""User profiles, exported nightly."""'))
+    run = run_cli("-p", str(project), "materialize", *DAY, "--json")
     assert set(statuses(run.json()).values()) == {"up_to_date"}
 
 
@@ -158,11 +162,12 @@ def test_memory_io_manager_needs_the_inline_executor(tmp_path: Path) -> None:
 
 def test_context_log_messages_appear_in_runs_logs(tmp_path: Path) -> None:
     project = copy_example(tmp_path)
-    result = run_cli("-p", str(project), "materialize", "+cleaned_events", "--json")
+    result = run_cli("-p", str(project), "materialize", "+cleaned_events", "--partition",
+                     "2025-01-15", "--json")
     logs = run_cli("-p", str(project), "runs", "logs", result.json()["run_id"])
     assert logs.code == 0
-    assert "raw_events: fetched 5000 events" in logs.stdout
-    assert "cleaned_events: kept" in logs.stdout
+    assert "raw_events[2025-01-15]: fetched 400 events for 2025-01-15" in logs.stdout
+    assert "cleaned_events[2025-01-15]: kept" in logs.stdout
 
 
 def test_plain_output_has_one_line_per_finished_step(tmp_path: Path) -> None:

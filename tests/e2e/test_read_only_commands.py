@@ -18,7 +18,7 @@ def test_check_on_example_project_reports_asset_count(tmp_path: Path) -> None:
     project = copy_example(tmp_path)
     result = run_cli("-p", str(project), "check")
     assert result.code == 0, result.stderr
-    assert "5 assets" in result.stdout
+    assert "7 assets" in result.stdout
 
 
 def test_check_reports_all_four_problems_with_locations(tmp_path: Path) -> None:
@@ -49,7 +49,8 @@ def test_list_json_gives_one_object_per_asset(tmp_path: Path) -> None:
     assert result.code == 0, result.stderr
     assets = result.json()
     assert sorted(a["name"] for a in assets) == sorted(
-        ["raw_events", "user_profiles", "cleaned_events", "daily_metrics", "daily_report"])
+        ["raw_events", "user_profiles", "cleaned_events", "daily_metrics", "daily_report",
+         "tenant_orders", "monthly_revenue"])
     first = next(a for a in assets if a["name"] == "cleaned_events")
     assert set(first) >= {"name", "group", "tags", "deps", "io_manager", "partitions",
                           "description", "location"}
@@ -58,9 +59,10 @@ def test_list_json_gives_one_object_per_asset(tmp_path: Path) -> None:
 
 def test_plan_lists_upstream_before_selected(tmp_path: Path) -> None:
     project = copy_example(tmp_path)
-    result = run_cli("plan", "+daily_report", "--json", cwd=project)
+    result = run_cli("plan", "+daily_report", "--partition", "2025-01-15", "--json", cwd=project)
     assert result.code == 0, result.stderr
     order = [s["asset"] for s in result.json()["steps"]]
+    assert {s["partition"] for s in result.json()["steps"]} == {"2025-01-15", None}
     assert order.index("raw_events") < order.index("cleaned_events") < order.index(
         "daily_metrics") < order.index("daily_report")
     reasons = {s["asset"]: s["included_because"] for s in result.json()["steps"]}

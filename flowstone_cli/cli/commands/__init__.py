@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import typer
 
+from flowstone_cli.cli.commands import backfill as backfill_commands
 from flowstone_cli.cli.commands import inspect as inspect_commands
+from flowstone_cli.cli.commands import partitions as partitions_commands
 from flowstone_cli.cli.commands import run as run_commands
 from flowstone_cli.cli.commands import resources as resources_commands
 from flowstone_cli.cli.commands import runs as runs_commands
@@ -16,3 +18,5 @@ def register_commands(app: typer.Typer) -> None:
     run_commands.register(app)
     runs_commands.register(app)
     resources_commands.register(app)
+    backfill_commands.register(app)
+    partitions_commands.register(app)

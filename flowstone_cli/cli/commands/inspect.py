@@ -7,7 +7,15 @@ from typing import Annotated, Any
 
 import typer
 
-from flowstone_cli.cli.state import CliState, ExcludeOpt, JsonOpt, SelectionArg, state_of
+from flowstone_cli.cli.state import (
+    CliState,
+    ExcludeOpt,
+    JsonOpt,
+    PartitionOpt,
+    PartitionRangeOpt,
+    SelectionArg,
+    state_of,
+)
 from flowstone_cli.errors import ExitCode, UsageError
 
 # The API (and with it pydantic, the project loader and the planner) is imported inside each
@@ -114,12 +122,17 @@ def show(ctx: typer.Context, asset: Annotated[str, typer.Argument(help="Asset na
 
 
 def plan(ctx: typer.Context, selection: SelectionArg, exclude: ExcludeOpt = None,
+         partition: PartitionOpt = None, partitions: PartitionRangeOpt = None,
+         force: Annotated[bool, typer.Option("--force", help="Plan as materialize --force "
+                                             "would.")] = False,
          json_flag: JsonOpt = False) -> None:
-    """Show the steps a selection covers, in order, and why each is included."""
+    """Show the steps a selection covers, in order: run or skip, why, and why included."""
     from flowstone_cli.api import plans as plans_api
+    from flowstone_cli.cli.commands.run import partition_request
 
     state = state_of(ctx, json_flag=json_flag)
-    result = plans_api.make_plan(load(state), selection, exclude or ())
+    result = plans_api.make_plan(load(state), selection, exclude or (), force=force,
+                                 partitions=partition_request(partition, partitions))
     if state.json:
         state.printer.emit_json({"steps": [s.to_dict() for s in result.steps]})
         return

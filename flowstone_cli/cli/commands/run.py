@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from flowstone_cli.cli.commands.inspect import load
 from flowstone_cli.cli.progress import RunView, summary_table
-from flowstone_cli.cli.state import ExcludeOpt, JsonOpt, SelectionArg, state_of
+from flowstone_cli.cli.state import (
+    ExcludeOpt,
+    JsonOpt,
+    PartitionOpt,
+    PartitionRangeOpt,
+    SelectionArg,
+    state_of,
+)
 from flowstone_cli.errors import UsageError
 
 # The API is imported inside the command, lazily, to keep `flowstone --help` fast.
@@ -27,10 +34,26 @@ def parse_tags(values: list[str] | None) -> dict[str, str]:
     return tags
 
 
+def partition_request(partition: list[str] | None, partitions: str | None) -> Any:
+    """The `PartitionRequest` for `--partition` / `--partitions` (not both)."""
+    from flowstone_cli.planning.partition_selection import PartitionRequest
+    from flowstone_cli.partitions import parse_partition_range
+
+    if partition and partitions:
+        raise UsageError("give either --partition or --partitions, not both",
+                         hint="--partition K (repeatable) or --partitions START..END.")
+    if partitions:
+        start, end = parse_partition_range(partitions)
+        return PartitionRequest(start=start, end=end)
+    return PartitionRequest(keys=tuple(partition or ()))
+
+
 def materialize(
     ctx: typer.Context,
     selection: SelectionArg,
     exclude: ExcludeOpt = None,
+    partition: PartitionOpt = None,
+    partitions: PartitionRangeOpt = None,
     force: Annotated[bool, typer.Option("--force", help="Run every selected step, even when "
                                         "up to date.")] = False,
     executor: Annotated[str | None, typer.Option(
@@ -61,7 +84,8 @@ def materialize(
     project = load(state)
     options = MaterializeOptions(selection=selection, exclude=exclude or (), force=force,
                                  executor=executor, workers=workers, fail_fast=fail_fast,
-                                 tags=parse_tags(tag), step_timeout=step_timeout, actor=by)
+                                 tags=parse_tags(tag), step_timeout=step_timeout, actor=by,
+                                 partitions=partition_request(partition, partitions))
     with RunView(state.printer, log_format=state.log_format) as view:
         summary = run_materialize(project, options, sink=view)
     render_summary(state, summary)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from flowstone_cli.metadata.migrations import m0001_initial
+from flowstone_cli.metadata.migrations import m0001_initial, m0002_partitions
 
 if TYPE_CHECKING:
     from duckdb import DuckDBPyConnection
@@ -29,6 +29,7 @@ class Migration:
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(m0001_initial.VERSION, m0001_initial.DESCRIPTION, m0001_initial.apply),
+    Migration(m0002_partitions.VERSION, m0002_partitions.DESCRIPTION, m0002_partitions.apply),
 )
 
 # Versions must run 1, 2, 3...: a gap or a duplicate would skip or repeat a schema change.
