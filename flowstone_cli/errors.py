@@ -201,3 +201,10 @@ class StepError(FlowStoneError):
 
     code = "step_error"
     exit_code = ExitCode.STEP_FAILED
+
+
+class TenantIsolationError(FlowStoneError):
+    """A step tried to read another tenant's partition without `cross_tenant=True`."""
+
+    code = "cross_tenant_read"
+    exit_code = ExitCode.STEP_FAILED

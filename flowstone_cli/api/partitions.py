@@ -20,7 +20,8 @@ def dynamic_names(project: Project) -> list[str]:
     names: list[str] = []
     for spec in project.definitions.assets.values():
         definition = spec.partitions
-        dims = definition.dimensions if isinstance(definition, MultiPartitions) else (definition,)
+        dims = ([dim for _, dim in definition.dimensions]
+                if isinstance(definition, MultiPartitions) else [definition])
         names.extend(d.name for d in dims if isinstance(d, DynamicPartitions))
     return list(dict.fromkeys(names))
 

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from flowstone_cli.api.partitions import partition_status
 from flowstone_cli.definitions.asset import AssetSpec
-from flowstone_cli.errors import Problem
+from flowstone_cli.errors import Problem, UsageError
 from flowstone_cli.project.discovery import find_project_root
 from flowstone_cli.project.loader import LoadReport, Project, inspect_project, load_project
 from flowstone_cli.project.validation import memory_manager_problems
@@ -96,10 +97,29 @@ def describe_asset(spec: AssetSpec, *, root: Path | None = None) -> dict[str, An
     }
 
 
-def list_assets(project: Project) -> list[dict[str, Any]]:
-    """Every asset of the project as plain data, in definition order."""
-    return [describe_asset(spec, root=project.root)
-            for spec in (project.definitions.assets[n] for n in project.definitions.order)]
+def _serves_tenant(spec: AssetSpec, dimension: str, tenant: str) -> bool:
+    definition = spec.partitions
+    names = getattr(definition, "dimension_names", ())
+    if dimension not in names:
+        return False
+    try:
+        dim = definition.dimension(dimension)
+        return tenant in dim.keys()
+    except Exception:  # noqa: BLE001 - dynamic dimensions list no keys here: keep the asset
+        return True
+
+
+def list_assets(project: Project, *, tenant: str | None = None) -> list[dict[str, Any]]:
+    """Every asset of the project as plain data, in dependency order; with `tenant`, only the
+    assets partitioned by the project's tenant dimension that have that tenant."""
+    specs = [project.definitions.assets[n] for n in project.definitions.order]
+    if tenant is not None:
+        dimension = project.config.project.tenant_dimension
+        if not dimension:
+            raise UsageError("--tenant needs `[project] tenant_dimension` in flowstone.toml",
+                             hint='Add e.g. tenant_dimension = "tenant".')
+        specs = [s for s in specs if _serves_tenant(s, dimension, tenant)]
+    return [describe_asset(spec, root=project.root) for spec in specs]
 
 
 def show_asset(project: Project, name: str) -> dict[str, Any]:
@@ -114,4 +134,7 @@ def show_asset(project: Project, name: str) -> dict[str, Any]:
                       "backoff": spec.retry.backoff})
     data["timeout"] = spec.timeout
     data["max_age"] = spec.max_age
+    if spec.partitions is not None:
+        status = partition_status(project, name)
+        data["partition_status"] = status.to_dict()["counts"]
     return data

@@ -14,6 +14,8 @@ from flowstone_cli.definitions.asset import AssetSpec
 from flowstone_cli.errors import Problem
 from flowstone_cli.partitions import (
     DailyPartitions,
+    DimensionMapping,
+    IdentityMapping,
     HourlyPartitions,
     MonthlyPartitions,
     MultiPartitions,
@@ -69,10 +71,22 @@ def is_keyed(spec: AssetSpec, upstream: AssetSpec) -> bool:
         return False
     if spec.partitions is not None and mapping.preserves_keys(spec.partitions, upstream.partitions):
         return False
-    if (isinstance(mapping, TimeWindowMapping) and mapping.start_offset == mapping.end_offset
-            and spec.partitions is not None and _nests(spec.partitions, upstream.partitions)):
+    return not _single(mapping, spec.partitions, upstream.partitions)
+
+
+def _single(mapping: PartitionMapping, down: PartitionsDefinition | None,
+            up: PartitionsDefinition) -> bool:
+    if down is None:
         return False
-    return True
+    if isinstance(mapping, IdentityMapping):
+        return True
+    if isinstance(mapping, TimeWindowMapping):
+        return mapping.start_offset == mapping.end_offset and _nests(down, up)
+    if (isinstance(mapping, DimensionMapping) and isinstance(down, MultiPartitions)
+            and not isinstance(up, MultiPartitions)):
+        # A tenant x date asset reading a daily one: its date picks one upstream key.
+        return _single(mapping.mapping, down.dimension(mapping.dimension), up)
+    return False
 
 
 def upstream_keys(spec: AssetSpec, partition: str | None, upstream: AssetSpec, *,

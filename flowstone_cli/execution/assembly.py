@@ -79,8 +79,9 @@ def build_runtime(project: Project, assets: Iterable[str]) -> StepRuntime:
         involved.update(definitions.assets[name].upstream)
     managers = build_io_managers(project, {definitions.assets[n].io_manager for n in involved})
     required = {r for n in involved for r in definitions.assets[n].requires}
-    return StepRuntime(definitions.assets, managers, ResourceSet(build_resources(project,
-                                                                                 required)))
+    return StepRuntime(definitions.assets, managers,
+                       ResourceSet(build_resources(project, required)),
+                       tenant_dimension=project.config.project.tenant_dimension)
 
 
 

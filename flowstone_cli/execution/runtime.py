@@ -20,7 +20,8 @@ from typing import Any
 from flowstone_cli.definitions.asset import AssetSpec
 from flowstone_cli.definitions.context import AssetContext, Resources, StepLog
 from flowstone_cli.definitions.output import Output
-from flowstone_cli.errors import FlowStoneError, ResourceError, StepError as StepFailure
+from flowstone_cli.errors import FlowStoneError, ResourceError, TenantIsolationError
+from flowstone_cli.errors import StepError as StepFailure
 from flowstone_cli.execution.tasks import ResultStatus, StepError, StepResult, StepTask
 from flowstone_cli.io.base import IOManager, StoreContext
 from flowstone_cli.resources.base import ResourceSet
@@ -75,10 +76,11 @@ class StepRuntime:
     """
 
     def __init__(self, assets: Mapping[str, AssetSpec], io_managers: Mapping[str, IOManager],
-                 resources: ResourceSet) -> None:
+                 resources: ResourceSet, *, tenant_dimension: str | None = None) -> None:
         self.assets = assets
         self.io_managers = io_managers
         self.resources = resources
+        self.tenant_dimension = tenant_dimension
 
     def manager_for(self, asset: str) -> IOManager:
         """The I/O manager that stores `asset`."""
@@ -112,7 +114,29 @@ class StepRuntime:
                           rows=stored.rows, data_version=stored.data_version,
                           metadata=_json_safe(metadata), logs=_logs(log), **base)
 
+    def _tenant_of(self, asset: str, partition: str | None) -> str | None:
+        if self.tenant_dimension is None or partition is None:
+            return None
+        keys = partition_info(self.assets[asset], partition).keys or {}
+        return keys.get(self.tenant_dimension)
+
+    def _check_tenants(self, spec: AssetSpec, task: StepTask) -> None:
+        # Load-time validation already refuses mappings that cross tenants; this guard makes a
+        # mistake in a custom mapping fail loudly instead of leaking another tenant's data.
+        tenant = self._tenant_of(spec.name, task.partition)
+        if tenant is None or spec.cross_tenant:
+            return
+        for ref in task.inputs:
+            other = self._tenant_of(ref.asset, ref.partition)
+            if other is not None and other != tenant:
+                raise TenantIsolationError(
+                    f"asset `{spec.name}` for tenant `{tenant}` tried to read "
+                    f"`{ref.asset}[{ref.partition}]` of tenant `{other}`",
+                    hint="A step may only read its own tenant's partitions; declare "
+                         "@asset(cross_tenant=True) if this asset must combine tenants.")
+
     def _compute(self, spec: AssetSpec, task: StepTask, log: StepLog) -> tuple[Any, dict]:
+        self._check_tenants(spec, task)
         kwargs: dict[str, Any] = {}
         for ref in task.inputs:
             if ref.param is None:

@@ -116,7 +116,21 @@ def _direct(definition: PartitionsDefinition, request: PartitionRequest, *,
     except PartitionError:
         if request.start is not None and isinstance(definition, TimeWindowPartitions):
             return _time_range(definition, request.start, request.end or request.start)
+        if isinstance(definition, MultiPartitions) and definition.time_dimension:
+            return _multi_by_time(definition, request, now=now, dynamic_keys=dynamic_keys)
         return None
+
+
+def _multi_by_time(definition: MultiPartitions, request: PartitionRequest, *, now: datetime,
+                   dynamic_keys: DynamicKeys) -> list[str] | None:
+    """A date (or date range) given for a multi-partitioned asset with a time dimension means
+    every combination of its other dimensions for those dates."""
+    dimension = definition.time_dimension
+    time_keys = _direct(definition.dimension(dimension), request, now=now,
+                        dynamic_keys=dynamic_keys)
+    if not time_keys:
+        return None
+    return definition.keys_matching({dimension: time_keys}, now=now, dynamic_keys=dynamic_keys)
 
 
 def _check_registered(asset: str, definition: PartitionsDefinition, keys: Sequence[str],
@@ -125,8 +139,7 @@ def _check_registered(asset: str, definition: PartitionsDefinition, keys: Sequen
     if isinstance(definition, DynamicPartitions):
         dynamic = [("", definition)]
     elif isinstance(definition, MultiPartitions):
-        dynamic = [(name, dim) for name, dim in zip(definition.dimension_names,
-                                                    definition.dimensions)
+        dynamic = [(name, dim) for name, dim in definition.dimensions
                    if isinstance(dim, DynamicPartitions)]
     for dimension, dyn in dynamic:
         known = set(dynamic_keys.get(dyn.name, ()))

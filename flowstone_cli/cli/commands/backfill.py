@@ -23,7 +23,24 @@ class _DefaultToRun(TyperGroup):
     def resolve_command(self, ctx: Any, args: list[str]) -> Any:
         if args and args[0] in self.commands and args[0] != "run":
             return super().resolve_command(ctx, args)
-        return "run", self.commands["run"], args
+        return "run", self.commands["run"], _expand_partitions(args)
+
+
+def _expand_partitions(args: list[str]) -> list[str]:
+    """`--partitions K1 K2 K3` -> `--partitions K1 --partitions K2 --partitions K3` (click
+    options take one value each; every word after it up to the next option is a key)."""
+    out: list[str] = []
+    collecting = False
+    for arg in args:
+        if arg == "--partitions":
+            collecting = True
+            continue
+        if collecting and not arg.startswith("-"):
+            out.extend(["--partitions", arg])
+            continue
+        collecting = False
+        out.append(arg)
+    return out
 
 
 backfill_app = typer.Typer(

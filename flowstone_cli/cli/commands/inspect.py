@@ -87,12 +87,15 @@ def check(ctx: typer.Context, json_flag: JsonOpt = False) -> None:
         raise typer.Exit(int(ExitCode.BAD_INPUT))
 
 
-def list_assets(ctx: typer.Context, json_flag: JsonOpt = False) -> None:
+def list_assets(ctx: typer.Context,
+                tenant: Annotated[str | None, typer.Option(
+                    "--tenant", help="Only assets partitioned by this tenant.")] = None,
+                json_flag: JsonOpt = False) -> None:
     """List the project's assets."""
     from flowstone_cli.api import project as project_api
 
     state = state_of(ctx, json_flag=json_flag)
-    assets = project_api.list_assets(load(state))
+    assets = project_api.list_assets(load(state), tenant=tenant)
     if state.json:
         state.printer.emit_json(assets)
         return
