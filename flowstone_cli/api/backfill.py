@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from flowstone_cli.api.materialize import MaterializeOptions, current_actor, decided_plan, materialize
+from flowstone_cli.api.ownership import reap_dead_runs
 from flowstone_cli.api.wiring import open_store
 from flowstone_cli.errors import UsageError
 from flowstone_cli.events import EventSink, discard
@@ -132,6 +133,8 @@ def resume_backfill(project: Project, backfill_id: str, *, options: MaterializeO
         UsageError: a run of the backfill is still alive on this machine.
     """
     store = open_store(project)
+    # Runs (of this backfill or any other) whose process is gone can no longer finish: say so.
+    reap_dead_runs(store)
     with store.reader() as reader:
         record = reader.get_backfill(backfill_id)
         done = reader.backfill_done(record.backfill_id)
@@ -141,12 +144,6 @@ def resume_backfill(project: Project, backfill_id: str, *, options: MaterializeO
                          hint=f"Wait for it, or stop it with `flowstone backfill cancel "
                               f"{record.backfill_id}`.")
     with store.writer() as writer:
-        # Runs of this backfill whose process is gone can no longer finish: say so.
-        for run in writer.runs_with_status(RunStatus.RUNNING.value):
-            if (run.backfill_id == record.backfill_id and run.host == socket.gethostname()
-                    and run.pid is not None and not _alive(run.pid)):
-                writer.update_run(run.run_id, status=RunStatus.CRASHED,
-                                  ended_at=datetime.now(timezone.utc))
         writer.update_backfill(record.backfill_id, status=BackfillStatus.RUNNING, ended_at=None)
     return _run(project, record, options, sink, done)
 
@@ -210,6 +207,7 @@ def show_backfill(project: Project, backfill_id: str, *, tenant: str | None = No
                   ) -> BackfillGrid:
     """The status grid of a backfill (optionally only one tenant's partitions)."""
     store = open_store(project)
+    reap_dead_runs(store)  # a killed run's steps show as abandoned, not pending
     with store.reader() as reader:
         record = reader.get_backfill(backfill_id)
         steps: list[StepRecord] = reader.backfill_steps(record.backfill_id)

@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import getpass
+import logging
 import os
 import socket
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import Any
 
 from flowstone_cli._version import __version__
+from flowstone_cli.api import notify
 from flowstone_cli.api.wiring import build_runtime, open_store
 from flowstone_cli.execution.assembly import ProjectRunner
 from flowstone_cli.durations import parse_duration
-from flowstone_cli.errors import DefinitionError
+from flowstone_cli.errors import DefinitionError, FlowStoneError
 from flowstone_cli.events import EventSink, discard
+from flowstone_cli.execution.claims import ClaimBook
 from flowstone_cli.execution.coordinator import Coordinator, Current, RunSettings
+from flowstone_cli.execution.liveness import process_token
 from flowstone_cli.execution.executors.base import Executor
 from flowstone_cli.execution.executors.inline import InlineExecutor
 from flowstone_cli.execution.executors.process import ProcessExecutor
@@ -29,7 +34,8 @@ from flowstone_cli.metadata.statuses import RunStatus
 from flowstone_cli.metadata.store import MetadataStore
 from flowstone_cli.definitions.partitioning import is_keyed, upstream_keys
 from flowstone_cli.planning.partition_selection import PartitionRequest, partitions_for
-from flowstone_cli.planning.plan import Plan, build_plan
+from flowstone_cli.planning.gates import block, checkpoint_keys, gates
+from flowstone_cli.planning.plan import Action, Plan, StepKey, build_plan
 from flowstone_cli.planning.selection import select
 from flowstone_cli.project.interpolate import redact
 from flowstone_cli.project.loader import Project
@@ -67,6 +73,7 @@ class MaterializeOptions:
     backfill_id: str | None = None
     done: frozenset[tuple[str, str | None]] = frozenset()
     trigger: str = "cli"
+    run_id: str | None = None
     actor: str | None = None
     command: str | None = None
 
@@ -90,6 +97,7 @@ class DecidedPlan:
     plan: Plan
     current: dict[tuple[str, str | None], Current]
     keyed_inputs: frozenset[tuple[str, str]] = frozenset()
+    approvals: dict[tuple[str, str | None], tuple[str, str]] = field(default_factory=dict)
 
 
 def decided_plan(project: Project, store: MetadataStore, selection: Sequence[str],
@@ -129,7 +137,31 @@ def decided_plan(project: Project, store: MetadataStore, selection: Sequence[str
     current = {key: Current(rec.step_id, rec.data_version) for key, rec in latest.items()}
     keyed = frozenset((a, up) for a in chosen.assets for up in definitions.assets[a].inputs
                       if is_keyed(definitions.assets[a], definitions.assets[up]))
-    return DecidedPlan(decided, current, keyed)
+    decided, approvals = _apply_gates(decided, definitions, store, current)
+    return DecidedPlan(decided, current, keyed, approvals)
+
+
+def _apply_gates(plan: Plan, definitions: Any, store: MetadataStore,
+                 current: dict[tuple[str, str | None], Current]) -> tuple[Plan, dict]:
+    """Hold checkpoint steps whose newest request is pending or refused; let approved values
+    through (see `planning/gates.py`). A checkpoint whose upstream runs in this plan will
+    review the new value instead."""
+    keys = [k for k in checkpoint_keys(plan, definitions)
+            if not any(up in plan and plan.get(up).action is Action.RUN
+                       for up in plan.get(StepKey(*k)).upstream)]
+    if not keys or not store.exists():
+        return plan, {}
+    with store.reader() as reader:
+        requests = reader.latest_checkpoint_requests(keys)
+    upstream_now = {}
+    for key in keys:
+        step = plan.get(StepKey(*key))
+        if step.inputs and (cur := current.get((step.inputs[0].asset,
+                                                step.inputs[0].partition))) is not None:
+            upstream_now[key] = cur.step_id
+    found = gates(plan, definitions, {k: v for k, v in requests.items() if k in keys},
+                  upstream_now)
+    return block(plan, found.blocked), dict(found.approvals)
 
 
 def _executor(project: Project, plan: Plan, options: MaterializeOptions) -> Executor:
@@ -163,15 +195,27 @@ def materialize(project: Project, options: MaterializeOptions, *,
     decided = decided_plan(project, store, options.selection, options.exclude,
                            force=options.force, partitions=options.partitions,
                            done=set(options.done))
+    return run_plan(project, store, decided, options, sink=sink)
+
+
+def run_plan(project: Project, store: MetadataStore, decided: DecidedPlan,
+             options: MaterializeOptions, *, sink: EventSink = discard,
+             parent_run_id: str | None = None) -> RunSummary:
+    """Run a decided plan as a new run (`runs resume` passes the run it resumes as parent).
+
+    The run record, the steps it will execute and its claims on them are written in one
+    session; steps another live run is computing wait for it (see `execution/claims.py`).
+    """
     plan = decided.plan
     timeout = options.step_timeout or project.config.executor.step_timeout
     settings = RunSettings(fail_fast=options.fail_fast,
                            step_timeout=parse_duration(timeout, what="--step-timeout")
                            .total_seconds() if timeout else None,
                            tags=dict(options.tags), keyed_inputs=decided.keyed_inputs,
-                           max_parallel=options.max_parallel)
+                           max_parallel=options.max_parallel, approvals=decided.approvals,
+                           backfill_id=options.backfill_id)
     now = datetime.now(timezone.utc)
-    run_id = new_run_id()
+    run_id = options.run_id or new_run_id()
     command = options.command if options.command is not None else " ".join(
         ["flowstone", *sys.argv[1:]])
     record = RunRecord(run_id=run_id, status=RunStatus.RUNNING, trigger=options.trigger,
@@ -180,17 +224,53 @@ def materialize(project: Project, options: MaterializeOptions, *,
                        actor=current_actor(options.actor), host=socket.gethostname(),
                        pid=os.getpid(), flowstone_version=__version__, started_at=now,
                        heartbeat_at=now, tags=dict(options.tags),
-                       backfill_id=options.backfill_id)
+                       backfill_id=options.backfill_id, parent_run_id=parent_run_id)
+    known = {key: cur.step_id for key, cur in decided.current.items()}
+    claims = ClaimBook(run_id, [s.key for s in plan.to_run],
+                       process_token=process_token(os.getpid()),
+                       known=lambda k: known.get((k.asset, k.partition)))
     recorder = RunRecorder(store, run_id, redact=lambda text: redact(text, project.secrets))
     # Workers are forked before any metadata connection is opened for this run (never fork
     # with a DuckDB connection open, see RELIABILITY.md); later flushes use short sessions.
     executor = _executor(project, plan, options)
     try:
-        recorder.start(record)
+        recorder.start(record, claims.begin)
     except BaseException:
         executor.shutdown()
         raise
     coordinator = Coordinator(run_id=run_id, plan=plan, definitions=project.definitions,
                               executor=executor, recorder=recorder, current=decided.current,
-                              sink=sink, settings=settings)
-    return coordinator.run()
+                              sink=sink, settings=settings, claims=claims)
+    summary = coordinator.run()
+    _announce(project, store, summary)
+    return summary
+
+
+def _announce(project: Project, store: MetadataStore, summary: RunSummary) -> None:
+    """Queue and deliver the notifications a run causes: new approval requests, failure.
+
+    A notification problem is logged and retried by `tick`; it never changes the run.
+    """
+    try:
+        with store.reader() as reader:
+            requests = reader.list_checkpoints(status="pending", run_id=summary.run_id)
+        failed = summary.status is RunStatus.FAILED and notify.failure_targets(project)
+        if not requests and not failed:
+            return
+        with store.writer() as writer:
+            for request in requests:
+                spec = project.definitions.assets.get(request.checkpoint)
+                notify.queue(writer, project, getattr(spec, "notify", ()),
+                             "checkpoint_requested",
+                             {"request_id": request.request_id,
+                              "checkpoint": request.checkpoint,
+                              "partition": request.partition, "run_id": summary.run_id,
+                              "summary": request.summary, "timeout_at": request.timeout_at,
+                              "approve": f"flowstone approve {request.request_id}"})
+            if failed:
+                notify.queue(writer, project, notify.failure_targets(project), "run_failed",
+                             {"run_id": summary.run_id, "counts": summary.counts,
+                              "failed": [str(o.key) for o in summary.failures]})
+        notify.deliver_pending(project, store)
+    except FlowStoneError as exc:
+        logging.getLogger("flowstone.notifications").warning("notifications: %s", exc.message)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from flowstone_cli.api.automation import target_problems
 from flowstone_cli.api.partitions import partition_status
 from flowstone_cli.definitions.asset import AssetSpec
 from flowstone_cli.errors import Problem, UsageError
@@ -73,6 +74,7 @@ def check_project(project: str | os.PathLike[str] | None = None, *, cwd: Path | 
         loaded = report.project
         problems += memory_manager_problems(loaded.definitions.assets.values(), loaded.config,
                                             loaded.config.executor.type)
+        problems += target_problems(loaded)
     return CheckResult(root=root, problems=tuple(problems), asset_count=len(report.specs),
                        report=report)
 
@@ -85,6 +87,7 @@ def describe_asset(spec: AssetSpec, *, root: Path | None = None) -> dict[str, An
     partitions = spec.partitions
     return {
         "name": spec.name,
+        "kind": spec.kind,
         "group": spec.group,
         "tags": dict(spec.tags),
         "deps": list(spec.upstream),

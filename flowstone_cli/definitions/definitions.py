@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from flowstone_cli.dag import DAG
 from flowstone_cli.definitions.asset import AssetSpec
+from flowstone_cli.definitions.automation import ScheduleSpec, SensorSpec
 from flowstone_cli.errors import NotFoundError
 
 
@@ -31,9 +32,12 @@ class Definitions:
     assets: Mapping[str, AssetSpec]
     dag: DAG[str]
     order: tuple[str, ...]
+    schedules: Mapping[str, ScheduleSpec] = field(default_factory=dict)
+    sensors: Mapping[str, SensorSpec] = field(default_factory=dict)
 
     @classmethod
-    def from_specs(cls, specs: Iterable[AssetSpec]) -> Definitions:
+    def from_specs(cls, specs: Iterable[AssetSpec], schedules: Iterable[ScheduleSpec] = (),
+                   sensors: Iterable[SensorSpec] = ()) -> Definitions:
         """Build definitions from specs that already passed validation.
 
         Raises:
@@ -42,7 +46,9 @@ class Definitions:
         assets = {spec.name: spec for spec in specs}
         dag = DAG({name: spec.upstream for name, spec in assets.items()})
         order = tuple(dag.topological_order())
-        return cls(assets=MappingProxyType(assets), dag=dag, order=order)
+        return cls(assets=MappingProxyType(assets), dag=dag, order=order,
+                   schedules=MappingProxyType({s.name: s for s in schedules}),
+                   sensors=MappingProxyType({s.name: s for s in sensors}))
 
     def __len__(self) -> int:
         return len(self.assets)

@@ -2,7 +2,9 @@
 
 Each step starts as soon as the steps it waits for are done (not layer by layer). A failed step
 is retried under its policy; when it finally fails, everything downstream of it is recorded as
-skipped with the reason, while independent branches go on. Ctrl-C cancels cleanly.
+skipped with the reason, while independent branches go on. Ctrl-C cancels cleanly, and so does a
+cancel request found in the store (`runs cancel`). With a `ClaimBook`, a step another live run is
+computing waits for it and reuses its result (see `execution/claims.py`).
 """
 
 from __future__ import annotations
@@ -15,18 +17,27 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from flowstone_cli.definitions.checkpoint import CheckpointSpec
 from flowstone_cli.definitions.definitions import Definitions
 from flowstone_cli.durations import parse_duration
 from flowstone_cli.events import Event, EventKind, EventSink, Level
+from flowstone_cli.execution.claims import CancelRequested, ClaimBook, ClaimUpdate
 from flowstone_cli.execution.executors.base import Executor
+from flowstone_cli.execution.interrupts import hold_sigint, release_sigint
 from flowstone_cli.execution.outcomes import RunSummary, StepOutcome
 from flowstone_cli.execution.recorder import RunRecorder, event_kind_for_status, utc
+from flowstone_cli.execution.checkpointing import (
+    is_waiting,
+    new_request,
+    pass_record,
+    waiting_reason,
+)
 from flowstone_cli.execution.tasks import InputRef, ResultStatus, StepResult, StepTask
 from flowstone_cli.io.publish import fsync_directory
 from flowstone_cli.metadata.ids import new_id
 from flowstone_cli.metadata.records import LineageRecord, StepRecord
 from flowstone_cli.metadata.statuses import RunStatus, StepStatus
-from flowstone_cli.planning.plan import Action, Plan, PlannedStep, StepKey
+from flowstone_cli.planning.plan import Action, Plan, StepKey
 
 Key = tuple[str, "str | None"]
 
@@ -56,6 +67,8 @@ class RunSettings:
     tags: Mapping[str, str] = field(default_factory=dict)
     keyed_inputs: frozenset[tuple[str, str]] = frozenset()
     max_parallel: int | None = None
+    approvals: Mapping[tuple[str, str | None], tuple[str, str]] = field(default_factory=dict)
+    backfill_id: str | None = None
 
 
 class Coordinator:
@@ -70,12 +83,15 @@ class Coordinator:
         current: (asset, partition) -> materialization consumers read now.
         sink: receives every event (the CLI renders them).
         settings: fail-fast, timeouts, tags.
-        sleep: injectable for tests.
+        clock: injectable for tests.
+        claims: the run's claims, already taken in its start session (None: no claims, no
+            cancel requests).
     """
 
     def __init__(self, *, run_id: str, plan: Plan, definitions: Definitions, executor: Executor,
                  recorder: RunRecorder, current: Mapping[Key, Current], sink: EventSink,
-                 settings: RunSettings, clock: Callable[[], float] = time.time) -> None:
+                 settings: RunSettings, clock: Callable[[], float] = time.time,
+                 claims: ClaimBook | None = None) -> None:
         self.run_id = run_id
         self.plan = plan
         self.definitions = definitions
@@ -94,6 +110,7 @@ class Coordinator:
         self._stop_scheduling = False
         self._started = clock()
         self._unsynced_dirs: set[str] = set()
+        self.claims = claims
 
     # -- events -------------------------------------------------------------------------
     def _emit(self, kind: EventKind, message: str, *, key: StepKey | None = None,
@@ -107,10 +124,11 @@ class Coordinator:
 
     # -- set-up -------------------------------------------------------------------------
     def _prepare(self) -> None:
-        to_run = {s.key for s in self.plan.steps if s.action is Action.RUN}
+        to_run = {s.key for s in self.plan.steps if s.action is not Action.SKIP}
+        blocked = [s for s in self.plan.steps if s.action is Action.BLOCKED]
         for step in self.plan.steps:
             if step.action is Action.SKIP:
-                self._record_up_to_date(step)
+                self._record_up_to_date(step.key, step.reason)
                 continue
             waits = {up for up in step.upstream if up in to_run}
             self._waiting[step.key] = waits
@@ -118,21 +136,28 @@ class Coordinator:
                 self._children.setdefault(up, []).append(step.key)
             if not waits:
                 self._ready.append(step.key)
+        for step in blocked:
+            # A checkpoint held by a pending or refused request: it and its downstream wait.
+            status = StepStatus.WAITING_APPROVAL if is_waiting(step.reason) \
+                else StepStatus.SKIPPED
+            self._record_skip(step.key, step.reason, status)
+            self._skip_downstream(step.key, step.reason)
 
-    def _record_up_to_date(self, step: PlannedStep) -> None:
+    def _record_up_to_date(self, key: StepKey, reason: str) -> None:
         now = utc(self.clock())
-        current = self.current.get((step.key.asset, step.key.partition))
+        current = self.current.get((key.asset, key.partition))
         step_id = new_id()
         self.recorder.step(StepRecord(
-            step_id=step_id, run_id=self.run_id, asset=step.key.asset,
-            partition=step.key.partition, attempt=0, status=StepStatus.UP_TO_DATE,
-            reason=step.reason, started_at=now, ended_at=now, duration_ms=0.0,
-            code_version=self.definitions.assets[step.key.asset].code_version,
+            step_id=step_id, run_id=self.run_id, asset=key.asset,
+            partition=key.partition, attempt=0, status=StepStatus.UP_TO_DATE,
+            reason=reason, started_at=now, ended_at=now, duration_ms=0.0,
+            code_version=self.definitions.assets[key.asset].code_version,
             data_version=current.data_version if current else None,
             metadata={"materialization": current.step_id} if current else {}))
-        self.outcomes[step.key] = StepOutcome(step.key, StepStatus.UP_TO_DATE, step.reason)
-        self._emit(EventKind.STEP_UP_TO_DATE, f"{step.key} is up to date", key=step.key,
-                   step_id=step_id, level=Level.DEBUG)
+        self.outcomes[key] = StepOutcome(key, StepStatus.UP_TO_DATE, reason)
+        self._emit(EventKind.STEP_UP_TO_DATE, f"{key} is up to date" + (
+            "" if reason == "up to date" else f" ({reason})"), key=key, step_id=step_id,
+            level=Level.DEBUG)
 
     # -- scheduling ---------------------------------------------------------------------
     def _timeout_for(self, asset: str) -> float | None:
@@ -155,7 +180,8 @@ class Coordinator:
                       if (key.asset, p) in self.settings.keyed_inputs)
         return StepTask(step_id=new_id(), run_id=self.run_id, asset=key.asset,
                         partition=key.partition, attempt=attempt, inputs=tuple(inputs),
-                        tags=tuple(sorted(self.settings.tags.items())), keyed_params=keyed)
+                        tags=tuple(sorted(self.settings.tags.items())), keyed_params=keyed,
+                        approval=self.settings.approvals.get((key.asset, key.partition)))
 
     def _submit_ready(self) -> None:
         now = self.clock()
@@ -168,6 +194,8 @@ class Coordinator:
         while self._ready and not self._stop_scheduling and (
                 len(self._running) < self.executor.capacity * 2):
             key = self._ready.popleft()
+            if self._waits_for_other_run(key):
+                continue
             if limit and key.partition is not None:
                 in_flight = {k.partition for k, _, _ in self._running.values()}
                 if key.partition not in in_flight and len(in_flight) >= limit:
@@ -175,6 +203,21 @@ class Coordinator:
                     continue
             self._launch(key, 1)
         self._ready.extendleft(reversed(deferred))
+
+    def _waits_for_other_run(self, key: StepKey) -> bool:
+        if self.claims is None:
+            return False
+        settled = self.claims.settled.pop(key, None)
+        if settled is not None:
+            self._reuse(key, settled)
+            return True
+        holder = self.claims.waits_on(key)
+        if holder is None:
+            return False
+        self.claims.block(key)
+        self._emit(EventKind.STEP_WAITING, f"{key} is being computed by run {holder}; waiting "
+                   "for it", key=key, data={"run_id": holder})
+        return True
 
     def _launch(self, key: StepKey, attempt: int) -> None:
         task = self._task_for(key, attempt)
@@ -220,7 +263,17 @@ class Coordinator:
                    for up in self.plan.get(key).upstream
                    if (cur := self.current.get((up.asset, up.partition))) is not None]
         self.recorder.step(record, lineage if status is StepStatus.SUCCEEDED else None)
+        if result.status is ResultStatus.WAITING_APPROVAL:
+            self._await_approval(key, result)
+            return
         if result.status is ResultStatus.SUCCEEDED:
+            spec = self.definitions.assets[key.asset]
+            if isinstance(spec, CheckpointSpec) and result.metadata.get("checkpoint") == "passed":
+                upstream = self.current.get((spec.upstream_input, key.partition))
+                self.recorder.checkpoint(pass_record(
+                    spec, key, self.run_id, upstream.step_id if upstream else None,
+                    upstream.data_version if upstream else None, utc(result.ended_at),
+                    self.settings.backfill_id))
             if result.uri and os.path.isabs(result.uri):
                 self._unsynced_dirs.add(os.path.dirname(result.uri))
             self.current[(key.asset, key.partition)] = Current(result.step_id,
@@ -261,6 +314,21 @@ class Coordinator:
             self._skip_downstream(key, "run canceled", StepStatus.CANCELED)
         else:
             self._skip_downstream(key, f"upstream {key} {status.value}")
+
+    def _await_approval(self, key: StepKey, result: StepResult) -> None:
+        spec = self.definitions.assets[key.asset]
+        assert isinstance(spec, CheckpointSpec)
+        request = new_request(spec, key, self.run_id, result, utc(result.ended_at),
+                              self.settings.backfill_id)
+        self.recorder.checkpoint(request)
+        reason = waiting_reason(request)
+        self.outcomes[key] = StepOutcome(key, StepStatus.WAITING_APPROVAL, reason,
+                                         duration_ms=result.duration_ms,
+                                         step_id=result.step_id)
+        self._emit(EventKind.STEP_WAITING, f"{key} needs approval: flowstone approve "
+                   f"{request.request_id}", key=key, step_id=result.step_id,
+                   level=Level.WARNING, data={"request_id": request.request_id})
+        self._skip_downstream(key, reason)
 
     def _finish_failed(self, key: StepKey, step_id: str, attempt: int, started: float,
                        code: str, message: str, hint: str) -> None:
@@ -319,50 +387,88 @@ class Coordinator:
         self._emit(EventKind.RUN_STARTED, f"run {self.run_id} started: "
                    f"{len(self.plan.to_run)} of {len(self.plan)} steps to run",
                    data={"steps": len(self.plan), "to_run": len(self.plan.to_run)})
-        status = RunStatus.SUCCEEDED
+        held = None
+        try:
+            try:
+                status = self._execute()
+            finally:
+                # A Ctrl-C (or `runs cancel`) from here on would leave the run recorded as
+                # running with its outcome lost; it is held back until the outcome is committed.
+                held = hold_sigint()
+                self.executor.shutdown()
+            summary = RunSummary.build(self.run_id, self.plan, self.outcomes, status,
+                                       self.clock() - self._started)
+            self._emit(EventKind.RUN_FINISHED, f"run {self.run_id} {summary.status.value}",
+                       data=summary.counts)
+            self._flush(final=True, status=summary.status, ended_at=datetime.now(timezone.utc),
+                        summary=summary.to_record())
+        finally:
+            release_sigint(held)
+        return summary
+
+    def _execute(self) -> RunStatus:
         try:
             self._prepare()
-            while self._ready or self._running or self._delayed:
+            while self._ready or self._running or self._delayed or self._blocked:
                 self._submit_ready()
                 if not self._running and not self._delayed and (
-                        self._stop_scheduling or not self._ready):
+                        self._stop_scheduling or not (self._ready or self._blocked)):
                     break
-                timeout = self.recorder.seconds_until_due()
+                polling = bool(self._blocked)
+                timeout = self.recorder.seconds_until_due(polling=polling)
                 if self._delayed:
                     timeout = min(timeout, max(0.0, min(d[0] for d in self._delayed)
                                                - self.clock()))
-                if not self._running:
-                    # Only retries are pending: sleep until the first one is due.
+                if self._running:
+                    for result in self.executor.wait(timeout):
+                        self._handle(result)
+                else:
+                    # Only retries or other runs' claims are pending: sleep until one is due.
                     time.sleep(max(0.0, min(timeout, 1.0)))
-                    continue
-                for result in self.executor.wait(timeout):
-                    self._handle(result)
-                if self.recorder.due():
+                if self.recorder.due(polling=polling):
                     self._flush()
             for key in [s.key for s in self.plan.steps if s.key not in self.outcomes]:
                 self._record_skip(key, "not started: fail-fast after a failure",
                                   StepStatus.SKIPPED)
-        except KeyboardInterrupt:
-            status = RunStatus.CANCELED
+        except KeyboardInterrupt:  # Ctrl-C, or CancelRequested from a flush
             for result in self.executor.cancel_all():
                 if result.step_id in self._running:
                     self._handle(result)
             for key in [s.key for s in self.plan.steps if s.key not in self.outcomes]:
                 self._record_skip(key, "run canceled", StepStatus.CANCELED)
-        finally:
-            self.executor.shutdown()
-        summary = RunSummary.build(self.run_id, self.plan, self.outcomes, status,
-                                   self.clock() - self._started)
-        self._emit(EventKind.RUN_FINISHED, f"run {self.run_id} {summary.status.value}",
-                   data=summary.counts)
-        self._flush(status=summary.status, ended_at=datetime.now(timezone.utc),
-                    summary=summary.to_record())
-        return summary
+            return RunStatus.CANCELED
+        return RunStatus.SUCCEEDED
 
-    def _flush(self, **run_fields: object) -> None:
+    @property
+    def _blocked(self) -> set[StepKey]:
+        return self.claims.blocked if self.claims is not None else set()
+
+    def _flush(self, *, final: bool = False, **run_fields: object) -> None:
         # Data first, then metadata: make the renames of the values about to be recorded
         # durable (one fsync per directory, not per value) before the records are committed.
         for directory in sorted(self._unsynced_dirs):
             fsync_directory(directory)
         self._unsynced_dirs.clear()
-        self.recorder.flush(**run_fields)
+        claims = self.claims
+        if claims is None:
+            self.recorder.flush(**run_fields)
+            return
+        # Claims of finished steps are released in the session that records them.
+        update = self.recorder.flush(hook=lambda writer: claims.sync(
+            writer, self.outcomes, final=final), **run_fields)
+        if update is not None and not final:
+            self._apply(update)
+
+    def _apply(self, update: ClaimUpdate) -> None:
+        for key, record in update.reused.items():
+            self._reuse(key, record)
+        self._ready.extendleft(update.taken)
+        if update.cancel_requested:
+            raise CancelRequested(f"run {self.run_id} was asked to cancel")
+
+    def _reuse(self, key: StepKey, record: StepRecord) -> None:
+        """Another run materialized `key`: read its value from now on, as if up to date."""
+        self.current[(key.asset, key.partition)] = Current(record.step_id, record.data_version)
+        self._record_up_to_date(key, f"materialized by run {record.run_id}")
+        self._release(key)
+

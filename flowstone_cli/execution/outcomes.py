@@ -55,6 +55,9 @@ class RunSummary:
         counts = dict(Counter(o.status.value for o in steps))
         if status is RunStatus.SUCCEEDED and any(o.status in _FAILED for o in steps):
             status = RunStatus.FAILED
+        elif status is RunStatus.SUCCEEDED and any(
+                o.status is StepStatus.WAITING_APPROVAL for o in steps):
+            status = RunStatus.WAITING_APPROVAL
         return cls(run_id, status, steps, counts, duration_s)
 
     @property

@@ -2,7 +2,10 @@
 
 Rows and events are buffered and written in one short session (connect, one transaction, close)
 every `interval` seconds or `max_rows` rows, so other `flowstone` processes get the store between
-batches. Each flush also refreshes the run's heartbeat.
+batches. Each flush also refreshes the run's heartbeat, and a flush is due at least every
+`heartbeat` seconds even when nothing is buffered, so a run with only long steps in flight still
+shows it is alive (see `execution/liveness.py`). Callers may run more statements inside the same
+session (claims, cancel requests) through a `hook`.
 """
 
 from __future__ import annotations
@@ -10,12 +13,17 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
+from typing import TypeVar
 
 from flowstone_cli.events import Event, EventKind
+from flowstone_cli.execution.liveness import HEARTBEAT_SECONDS
+from flowstone_cli.metadata.checkpoints import CheckpointRequest
 from flowstone_cli.metadata.ids import new_id
 from flowstone_cli.metadata.records import EventRecord, LineageRecord, RunRecord, StepRecord
 from flowstone_cli.metadata.statuses import EventLevel
-from flowstone_cli.metadata.store import MetadataStore
+from flowstone_cli.metadata.store import MetadataStore, StoreWriter
+
+T = TypeVar("T")
 
 
 def utc(ts: float) -> datetime:
@@ -29,27 +37,35 @@ class RunRecorder:
     Args:
         store: the metadata store.
         run_id: the run being recorded.
-        interval: seconds between flushes while work is going on.
+        interval: seconds between flushes while rows are waiting.
         max_rows: flush early when this many rows are waiting.
         redact: applied to every text written (removes resolved secrets).
+        heartbeat: seconds between flushes when nothing is waiting (refreshes the heartbeat).
+        poll_interval: seconds between flushes while the caller polls (waits on claims).
     """
 
     def __init__(self, store: MetadataStore, run_id: str, *, interval: float = 0.5,
-                 max_rows: int = 2000, redact: Callable[[str], str] = str) -> None:
+                 max_rows: int = 2000, redact: Callable[[str], str] = str,
+                 heartbeat: float = HEARTBEAT_SECONDS, poll_interval: float = 1.0) -> None:
         self.store = store
         self.run_id = run_id
         self.interval = interval
         self.max_rows = max_rows
         self.redact = redact
+        self.heartbeat = heartbeat
+        self.poll_interval = poll_interval
         self._steps: list[StepRecord] = []
+        self._checkpoints: list[CheckpointRequest] = []
         self._lineage: list[LineageRecord] = []
         self._events: list[EventRecord] = []
         self._last_flush = time.monotonic()
 
-    def start(self, run: RunRecord) -> None:
-        """Write the run record (status running) at once."""
+    def start(self, run: RunRecord, hook: Callable[[StoreWriter], object] | None = None) -> None:
+        """Write the run record (status running) at once, and run `hook` in the same session."""
         with self.store.writer() as writer:
             writer.insert_run(run)
+            if hook is not None:
+                hook(writer)
         self._last_flush = time.monotonic()
 
     def step(self, record: StepRecord, lineage: list[LineageRecord] | None = None) -> None:
@@ -59,6 +75,10 @@ class RunRecorder:
         self._steps.append(record)
         if lineage:
             self._lineage.extend(lineage)
+
+    def checkpoint(self, request: CheckpointRequest) -> None:
+        """Buffer a checkpoint request (or pass) made by this run."""
+        self._checkpoints.append(request)
 
     def event(self, event: Event) -> None:
         """Buffer an event for the run's log."""
@@ -72,30 +92,49 @@ class RunRecorder:
         """Rows waiting to be written."""
         return len(self._steps) + len(self._lineage) + len(self._events)
 
-    def due(self) -> bool:
-        """Whether a flush is due now."""
-        return self.pending >= self.max_rows or (
-            time.monotonic() - self._last_flush >= self.interval)
+    def due(self, *, polling: bool = False) -> bool:
+        """Whether a flush is due now (`polling`: the caller waits for something in the store)."""
+        return self.pending >= self.max_rows or self.seconds_until_due(polling=polling) <= 0.0
 
-    def seconds_until_due(self) -> float:
+    def seconds_until_due(self, *, polling: bool = False) -> float:
         """How long until the next timed flush."""
-        return max(0.0, self.interval - (time.monotonic() - self._last_flush))
+        if self.pending:
+            limit = self.interval
+        elif polling:
+            limit = self.poll_interval
+        else:
+            limit = self.heartbeat
+        return max(0.0, limit - (time.monotonic() - self._last_flush))
 
-    def flush(self, **run_fields: object) -> None:
-        """Write everything buffered (and `run_fields` into the run record) in one session."""
+    def flush(self, *, hook: Callable[[StoreWriter], T] | None = None,
+              **run_fields: object) -> T | None:
+        """Write everything buffered (and `run_fields` into the run record) in one session.
+
+        Args:
+            hook: run inside the same session after the rows are written; its result is
+                returned (None without a hook).
+            run_fields: columns of the run record to set.
+        """
         now = datetime.now(timezone.utc)
+        result = None
         with self.store.writer() as writer:
             if self._steps:
                 writer.insert_steps(self._steps)
+            if self._checkpoints:
+                writer.insert_checkpoints(self._checkpoints)
             if self._lineage:
                 writer.insert_lineage(self._lineage)
             if self._events:
                 writer.insert_events(self._events)
             writer.update_run(self.run_id, heartbeat_at=now, **run_fields)
+            if hook is not None:
+                result = hook(writer)
         self._steps.clear()
+        self._checkpoints.clear()
         self._lineage.clear()
         self._events.clear()
         self._last_flush = time.monotonic()
+        return result
 
 
 def _redacted_step(record: StepRecord, redact: Callable[[str], str]) -> StepRecord:
@@ -111,4 +150,5 @@ def event_kind_for_status(status: str) -> EventKind:
     return {"succeeded": EventKind.STEP_SUCCEEDED, "failed": EventKind.STEP_FAILED,
             "timed_out": EventKind.STEP_TIMED_OUT, "canceled": EventKind.STEP_CANCELED,
             "skipped": EventKind.STEP_SKIPPED,
-            "up_to_date": EventKind.STEP_UP_TO_DATE}[status]
+            "up_to_date": EventKind.STEP_UP_TO_DATE,
+            "waiting_approval": EventKind.STEP_WAITING}[status]

@@ -8,6 +8,7 @@ store the value, and return a plain `StepResult`. Workers never open the metadat
 from __future__ import annotations
 
 import inspect
+import json
 import os
 import socket
 import sys
@@ -18,6 +19,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from flowstone_cli.definitions.asset import AssetSpec
+from flowstone_cli.definitions.checkpoint import CheckpointSpec
 from flowstone_cli.definitions.context import AssetContext, Resources, StepLog
 from flowstone_cli.definitions.output import Output
 from flowstone_cli.errors import FlowStoneError, ResourceError, TenantIsolationError
@@ -25,6 +27,8 @@ from flowstone_cli.errors import StepError as StepFailure
 from flowstone_cli.execution.tasks import ResultStatus, StepError, StepResult, StepTask
 from flowstone_cli.io.base import IOManager, StoreContext
 from flowstone_cli.resources.base import ResourceSet
+from flowstone_cli.review.merge_patch import canonical_hash, json_like, merge_patch
+from flowstone_cli.review.preview import preview
 
 _HOST = socket.gethostname()
 
@@ -100,7 +104,14 @@ class StepRuntime:
         base = {"step_id": task.step_id, "started_at": started, "pid": os.getpid(),
                 "host": _HOST, "code_version": spec.code_version}
         try:
-            value, metadata = self._compute(spec, task, log)
+            if isinstance(spec, CheckpointSpec):
+                review = self._review(spec, task, log)
+                if isinstance(review, dict):
+                    return StepResult(status=ResultStatus.WAITING_APPROVAL, ended_at=time.time(),
+                                      metadata=review, logs=_logs(log), **base)
+                value, metadata = review
+            else:
+                value, metadata = self._compute(spec, task, log)
             manager = self.io_managers[spec.io_manager]
             # The coordinator fsyncs touched directories before recording (group commit).
             context = replace(self.store_context(task.asset, task.partition, task.run_id),
@@ -136,6 +147,23 @@ class StepRuntime:
                          "@asset(cross_tenant=True) if this asset must combine tenants.")
 
     def _compute(self, spec: AssetSpec, task: StepTask, log: StepLog) -> tuple[Any, dict]:
+        kwargs = self._inputs(spec, task)
+        if spec.wants_context:
+            kwargs["context"] = self._context(spec, task, log)
+        result = spec.fn(**kwargs)
+        metadata: dict[str, Any] = {}
+        if isinstance(result, Output):
+            result, metadata = result.value, dict(result.metadata)
+        if inspect.isgenerator(result) or inspect.iscoroutine(result):
+            if inspect.iscoroutine(result):
+                result.close()
+            raise StepFailure(f"asset `{spec.name}` returned a {type(result).__name__}, which "
+                              "cannot be stored", hint="Return the value itself (e.g. a list "
+                                                       "built from the generator).")
+        return result, metadata
+
+    def _inputs(self, spec: AssetSpec, task: StepTask) -> dict[str, Any]:
+        """Load the step's inputs through the upstream I/O managers."""
         self._check_tenants(spec, task)
         kwargs: dict[str, Any] = {}
         for ref in task.inputs:
@@ -151,19 +179,37 @@ class StepRuntime:
         for param in spec.inputs:
             # A mapping may yield no upstream partition (e.g. "yesterday" of the first day).
             kwargs.setdefault(param, {} if param in keyed else None)
+        return kwargs
+
+    def _review(self, spec: CheckpointSpec, task: StepTask, log: StepLog
+                ) -> dict[str, Any] | tuple[Any, dict[str, Any]]:
+        """A checkpoint step: the value and metadata to store when it may pass (approved, or
+        the condition is false), else what a reviewer needs (preview and hash of the value)."""
+        kwargs = self._inputs(spec, task)
+        value = kwargs[spec.upstream_input]
+        if task.approval is not None:
+            return self._approved_value(task, value)
         if spec.wants_context:
             kwargs["context"] = self._context(spec, task, log)
-        result = spec.fn(**kwargs)
-        metadata: dict[str, Any] = {}
-        if isinstance(result, Output):
-            result, metadata = result.value, dict(result.metadata)
-        if inspect.isgenerator(result) or inspect.iscoroutine(result):
-            if inspect.iscoroutine(result):
-                result.close()
-            raise StepFailure(f"asset `{spec.name}` returned a {type(result).__name__}, which "
-                              "cannot be stored", hint="Return the value itself (e.g. a list "
-                                                       "built from the generator).")
-        return result, metadata
+        if not spec.fn(**kwargs):
+            return value, {"checkpoint": "passed"}
+        upstream = next((r for r in task.inputs if r.param == spec.upstream_input), None)
+        return {"summary": preview(value), "value_hash": upstream.data_version if upstream
+                else None, "upstream_step_id": upstream.step_id if upstream else None}
+
+    def _approved_value(self, task: StepTask, value: Any) -> tuple[Any, dict]:
+        request_id, patch_text = task.approval  # type: ignore[misc]
+        metadata: dict[str, Any] = {"checkpoint": "approved", "request_id": request_id}
+        patch = json.loads(patch_text) if patch_text else None
+        if patch:
+            if not json_like(value):
+                raise StepFailure(f"checkpoint `{task.asset}`: the approved patch needs a "
+                                  f"JSON-like value, got {type(value).__name__}",
+                                  hint="Approve without --patch, or review a JSON-like value.")
+            metadata.update(patched=True, before_hash=canonical_hash(value))
+            value = merge_patch(value, patch)
+            metadata["after_hash"] = canonical_hash(value)
+        return value, metadata
 
     def _context(self, spec: AssetSpec, task: StepTask, log: StepLog) -> AssetContext:
         values = {name: self.resources.get(name) for name in spec.requires}

@@ -18,6 +18,7 @@ class ResultStatus(str, Enum):
     FAILED = "failed"
     TIMED_OUT = "timed_out"
     CANCELED = "canceled"
+    WAITING_APPROVAL = "waiting_approval"
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ class StepTask:
     inputs: tuple[InputRef, ...] = ()
     tags: tuple[tuple[str, str], ...] = ()
     keyed_params: tuple[str, ...] = ()
+    approval: tuple[str, str] | None = None  # (request id, JSON merge patch text) of a checkpoint
 
     @property
     def label(self) -> str:

@@ -102,7 +102,11 @@ class ParquetIOManager(FileIOManager):
 
         try:
             if self.is_local:
-                table = pq.read_table(location.path)
+                # One open for the whole read: given a path, pyarrow opens it once for the
+                # footer and again for the pages, and a value republished in between (another
+                # run) would be read as a mix of two versions.
+                with self._open_for_reading(location) as file:
+                    table = pq.read_table(file)
             else:
                 table = pq.read_table(fs_path(self.fs, location.path), filesystem=self.fs)
         except (pa.ArrowInvalid, OSError) as exc:

@@ -23,6 +23,7 @@ class StepStatus(StrEnum):
     CANCELED = "canceled"
     TIMED_OUT = "timed_out"
     ABANDONED = "abandoned"
+    WAITING_APPROVAL = "waiting_approval"
 
 
 # Statuses that end an attempt at computing a value. RUNNING has not ended; SKIPPED and UP_TO_DATE

@@ -26,6 +26,7 @@ class Action(str, Enum):
 
     RUN = "run"
     SKIP = "skip"
+    BLOCKED = "blocked"  # a checkpoint waiting for (or refused) approval; downstream waits
 
 
 @dataclass(frozen=True)

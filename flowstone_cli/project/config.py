@@ -13,7 +13,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from flowstone_cli.errors import ConfigError, Problem
 from flowstone_cli.keys import is_valid_asset_name
@@ -86,6 +93,28 @@ class MetadataSection(_Section):
     lock_timeout: float = Field(default=30.0, gt=0)
 
 
+class NotificationSection(_Section):
+    """`[notifications.NAME]`: where approval requests and failures are announced."""
+
+    type: Literal["webhook", "command"]
+    url: str | None = None
+    command: list[str] | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    events: list[Literal["checkpoint_requested", "checkpoint_escalated", "checkpoint_decided",
+                         "run_failed"]] | None = None
+    timeout: float = Field(default=10.0, gt=0)
+    on_run_failure: bool = True
+
+    @model_validator(mode="after")
+    def _needs_destination(self) -> NotificationSection:
+        if self.type == "webhook" and not self.url:
+            raise ValueError("a webhook notification needs `url`")
+        if self.type == "command" and not self.command:
+            raise ValueError("a command notification needs `command` (a list: program and "
+                             "arguments)")
+        return self
+
+
 class FlowStoneConfig(_Section):
     """The whole of `flowstone.toml`."""
 
@@ -95,8 +124,9 @@ class FlowStoneConfig(_Section):
     resources: dict[str, ResourceSection] = Field(default_factory=dict)
     executor: ExecutorSection = Field(default_factory=ExecutorSection)
     metadata: MetadataSection = Field(default_factory=MetadataSection)
+    notifications: dict[str, NotificationSection] = Field(default_factory=dict)
 
-    @field_validator("io_managers", "resources")
+    @field_validator("io_managers", "resources", "notifications")
     @classmethod
     def _names_are_identifiers(cls, value: dict[str, Any]) -> dict[str, Any]:
         for name in value:
@@ -134,6 +164,7 @@ _KNOWN_KEYS: dict[str, list[str]] = {
     name: list(model.model_fields)
     for name, model in {"project": ProjectSection, "storage": StorageSection,
                         "executor": ExecutorSection, "metadata": MetadataSection,
+                        "notifications": NotificationSection,
                         "": FlowStoneConfig}.items()
 }
 

@@ -14,7 +14,7 @@ from typing import Any
 from flowstone_cli.errors import ConfigError
 
 _PATTERN = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}")
-_SECRETISH = re.compile(r"(secret|password|passwd|token|credential|private|api_?key|access_?key"
+_SECRETISH = re.compile(r"(secret|password|passwd|token|credential|private|api_?key|access_?key|webhook"
                         r"|(^|_)key$|(^|_)pass$|dsn)", re.IGNORECASE)
 
 

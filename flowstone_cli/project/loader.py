@@ -7,13 +7,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 from flowstone_cli.definitions.asset import AssetSpec
+from flowstone_cli.definitions.automation import ScheduleSpec, SensorSpec
+from flowstone_cli.definitions.checkpoint import CheckpointSpec, checkpoint_problems
 from flowstone_cli.definitions.definitions import Definitions
 from flowstone_cli.errors import ConfigError, DefinitionError, Problem
 from flowstone_cli.project.config import CONFIG_FILE, FlowStoneConfig, read_config
 from flowstone_cli.project.discovery import import_project_modules
-from flowstone_cli.project.validation import validate_specs
+from flowstone_cli.project.validation import automation_problems, validate_specs
 
 METADATA_FILE = "flowstone.duckdb"
 
@@ -66,18 +69,30 @@ class LoadReport:
     specs: tuple[AssetSpec, ...]
 
 
-def collect_specs(modules: tuple[ModuleType, ...]) -> list[AssetSpec]:
-    """Every `AssetSpec` bound at module level, each definition once even if re-imported."""
+def collect_specs(modules: tuple[ModuleType, ...], kind: type = AssetSpec) -> list[Any]:
+    """Every spec of `kind` (assets, schedules, sensors) bound at module level, each
+    definition once even if a module re-imports it."""
     seen: set[tuple[str, int, str]] = set()
-    specs: list[AssetSpec] = []
+    specs: list[Any] = []
     for module in modules:
         for value in vars(module).values():
-            if isinstance(value, AssetSpec):
+            if isinstance(value, kind):
                 identity = (value.file, value.line, value.name)
                 if identity not in seen:
                     seen.add(identity)
                     specs.append(value)
     return specs
+
+
+def resolve_checkpoints(specs: list[AssetSpec]) -> list[AssetSpec]:
+    """Checkpoints take their upstream's partitions and I/O manager unless they name their own."""
+    by_name = {spec.name: spec for spec in specs}
+    resolved: list[AssetSpec] = []
+    for spec in specs:
+        if isinstance(spec, CheckpointSpec) and spec.upstream_input in by_name:
+            spec = spec.resolved(by_name[spec.upstream_input])
+        resolved.append(spec)
+    return resolved
 
 
 def storage_root_for(root: Path, config: FlowStoneConfig) -> str:
@@ -123,12 +138,17 @@ def inspect_project(root: Path, env: Mapping[str, str]) -> LoadReport:
     assets_dir = config.project.assets_dir if config else _fallback_assets_dir(root)
     discovered = import_project_modules(root, assets_dir)
     problems.extend(discovered.problems)
-    specs = collect_specs(discovered.modules)
+    specs = resolve_checkpoints(collect_specs(discovered.modules))
+    schedules = collect_specs(discovered.modules, ScheduleSpec)
+    sensors = collect_specs(discovered.modules, SensorSpec)
     problems.extend(validate_specs(specs, config))
+    problems.extend(automation_problems(schedules, sensors))
+    problems.extend(checkpoint_problems(specs, config.notifications if config else None))
     if problems or config is None:
         return LoadReport(None, tuple(problems), tuple(specs))
     storage_root = storage_root_for(root, config)
-    project = Project(root=root, config=config, definitions=Definitions.from_specs(specs),
+    project = Project(root=root, config=config,
+                      definitions=Definitions.from_specs(specs, schedules, sensors),
                       storage_root=storage_root,
                       metadata_path=metadata_path_for(root, config, storage_root),
                       secrets=secrets, package=discovered.package)

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 
 from flowstone_cli.dag import DAG
 from flowstone_cli.definitions.asset import AssetSpec
+from flowstone_cli.definitions.automation import ScheduleSpec, SensorSpec
 from flowstone_cli.definitions.definitions import did_you_mean
 from flowstone_cli.definitions.partitioning import partition_problems
 from flowstone_cli.durations import parse_duration
@@ -14,6 +15,7 @@ from flowstone_cli.errors import FlowStoneError, Problem
 from flowstone_cli.io.registry import BUILTIN_IO_MANAGERS
 from flowstone_cli.keys import is_valid_asset_name
 from flowstone_cli.project.config import FlowStoneConfig
+from flowstone_cli.timing.cron import validate_cron, validate_timezone
 
 
 
@@ -141,4 +143,52 @@ def validate_specs(specs: Sequence[AssetSpec], config: FlowStoneConfig | None) -
     problems += partition_problems(first, config.project.tenant_dimension if config else None)
     if config is not None:
         problems += check_configured(specs, config)
+    return problems
+
+
+def automation_problems(schedules: Sequence[ScheduleSpec],
+                        sensors: Sequence[SensorSpec]) -> list[Problem]:
+    """Schedules and sensors: unique names, cron strings and time zones that work, catch-up
+    policies, intervals. (Targets are checked against the assets by `flowstone check`.)"""
+    problems: list[Problem] = []
+    seen: dict[str, str] = {}
+    for spec in [*schedules, *sensors]:
+        if not spec.name:
+            problems.append(Problem("unnamed_schedule", f"a {spec.kind} has no name",
+                                    spec.location, f"Pass name=... to {spec.kind}(...)."))
+            continue
+        if spec.name in seen:
+            problems.append(Problem("duplicate_name", f"{spec.kind} `{spec.name}` is defined "
+                                    f"twice: {seen[spec.name]} and {spec.location}",
+                                    spec.location, "Schedules and sensors need unique names."))
+        seen[spec.name] = spec.location
+    for spec in schedules:
+        problem = validate_cron(spec.cron)
+        if problem:
+            problems.append(Problem("bad_cron", f"schedule `{spec.name}`: cron {spec.cron!r}: "
+                                    f"{problem}", spec.location,
+                                    "Use 5 fields: minute hour day-of-month month day-of-week."))
+        problem = validate_timezone(spec.timezone)
+        if problem:
+            problems.append(Problem("bad_timezone", f"schedule `{spec.name}`: {problem}",
+                                    spec.location, "Use an IANA name such as Europe/Berlin."))
+        if spec.catch_up not in ("latest", "all", "none"):
+            problems.append(Problem("bad_catch_up", f"schedule `{spec.name}`: catch_up="
+                                    f"{spec.catch_up!r}", spec.location,
+                                    "Use \"latest\", \"all\" or \"none\"."))
+        if not isinstance(spec.max_catch_up, int) or spec.max_catch_up < 1:
+            problems.append(Problem("bad_catch_up", f"schedule `{spec.name}`: max_catch_up "
+                                    "must be a positive integer", spec.location,
+                                    "e.g. max_catch_up=24"))
+        if not (spec.partition is None or spec.partition == "latest"
+                or callable(spec.partition)):
+            problems.append(Problem("bad_schedule_partition", f"schedule `{spec.name}`: "
+                                    f"partition={spec.partition!r}", spec.location,
+                                    "Use None, \"latest\" or a function of the fire time."))
+    for spec in sensors:
+        try:
+            parse_duration(spec.interval, what="interval=")
+        except FlowStoneError as exc:
+            problems.append(Problem("bad_duration", f"sensor `{spec.name}`: {exc.message}",
+                                    spec.location, exc.hint))
     return problems

@@ -18,7 +18,7 @@ def test_check_on_example_project_reports_asset_count(tmp_path: Path) -> None:
     project = copy_example(tmp_path)
     result = run_cli("-p", str(project), "check")
     assert result.code == 0, result.stderr
-    assert "7 assets" in result.stdout
+    assert "9 assets" in result.stdout
 
 
 def test_check_reports_all_four_problems_with_locations(tmp_path: Path) -> None:
@@ -50,7 +50,7 @@ def test_list_json_gives_one_object_per_asset(tmp_path: Path) -> None:
     assets = result.json()
     assert sorted(a["name"] for a in assets) == sorted(
         ["raw_events", "user_profiles", "cleaned_events", "daily_metrics", "daily_report",
-         "tenant_orders", "monthly_revenue"])
+         "tenant_orders", "monthly_revenue", "report_review", "published_report"])
     first = next(a for a in assets if a["name"] == "cleaned_events")
     assert set(first) >= {"name", "group", "tags", "deps", "io_manager", "partitions",
                           "description", "location"}

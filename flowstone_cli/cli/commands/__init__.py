@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import typer
 
+from flowstone_cli.cli.commands import automation as automation_commands
 from flowstone_cli.cli.commands import backfill as backfill_commands
+from flowstone_cli.cli.commands import checkpoints as checkpoint_commands
 from flowstone_cli.cli.commands import inspect as inspect_commands
+from flowstone_cli.cli.commands import lineage as lineage_commands
 from flowstone_cli.cli.commands import partitions as partitions_commands
 from flowstone_cli.cli.commands import run as run_commands
 from flowstone_cli.cli.commands import resources as resources_commands
@@ -20,3 +23,6 @@ def register_commands(app: typer.Typer) -> None:
     resources_commands.register(app)
     backfill_commands.register(app)
     partitions_commands.register(app)
+    lineage_commands.register(app)
+    automation_commands.register(app)
+    checkpoint_commands.register(app)

@@ -72,6 +72,8 @@ def materialize(
     by: Annotated[str | None, typer.Option("--by", help="Who is running this (default: "
                                            "$FLOWSTONE_ACTOR, else the OS user).",
                                            show_default=False)] = None,
+    run_id: Annotated[str | None, typer.Option("--run-id", hidden=True)] = None,
+    trigger: Annotated[str, typer.Option("--trigger", hidden=True)] = "cli",
     json_flag: JsonOpt = False,
 ) -> None:
     """Compute and store the selected assets that are not up to date."""
@@ -85,7 +87,8 @@ def materialize(
     options = MaterializeOptions(selection=selection, exclude=exclude or (), force=force,
                                  executor=executor, workers=workers, fail_fast=fail_fast,
                                  tags=parse_tags(tag), step_timeout=step_timeout, actor=by,
-                                 partitions=partition_request(partition, partitions))
+                                 partitions=partition_request(partition, partitions),
+                                 run_id=run_id, trigger=trigger)
     with RunView(state.printer, log_format=state.log_format) as view:
         summary = run_materialize(project, options, sink=view)
     render_summary(state, summary)
@@ -103,6 +106,9 @@ def render_summary(state: object, summary: object) -> None:
     counts = ", ".join(f"{n} {s}" for s, n in sorted(summary.counts.items()))  # type: ignore
     printer.line(f"run {summary.run_id} {summary.status.value} in "  # type: ignore
                  f"{summary.duration_s:.2f}s: {counts or 'nothing to do'}")  # type: ignore
+    for outcome in summary.steps:  # type: ignore[attr-defined]
+        if outcome.status.value == "waiting_approval":
+            printer.line(f"waiting: {outcome.key}: {outcome.reason}")
     for failure in summary.failures:  # type: ignore[attr-defined]
         printer.err.print(printer.clean(f"error: {failure.key}: {failure.reason}"),
                           style="red", markup=False, highlight=False)

@@ -1,4 +1,5 @@
-"""`flowstone runs list|show|logs`: the recorded history of runs."""
+"""`flowstone runs list|show|logs|resume|cancel`: the recorded history of runs, and acting on
+runs that did not finish."""
 
 from __future__ import annotations
 
@@ -7,11 +8,14 @@ from typing import Annotated
 import typer
 
 from flowstone_cli.cli.commands.inspect import load
+from flowstone_cli.cli.commands.run import render_summary
+from flowstone_cli.cli.progress import RunView
 from flowstone_cli.cli.state import JsonOpt, state_of
+from flowstone_cli.errors import UsageError
 
 # The API is imported inside each command, lazily, to keep `flowstone --help` fast.
 
-runs_app = typer.Typer(help="Inspect recorded runs.", no_args_is_help=True)
+runs_app = typer.Typer(help="Inspect recorded runs; resume or cancel one.", no_args_is_help=True)
 
 RunIdArg = Annotated[str, typer.Argument(help="Run id (or a unique prefix of at least 4 "
                                          "characters).")]
@@ -66,6 +70,10 @@ def show_run(ctx: typer.Context, run_id: RunIdArg, json_flag: JsonOpt = False) -
                          ("command", run.command), ("started", _time(run.started_at)),
                          ("ended", _time(run.ended_at)), ("version", run.flowstone_version)):
         printer.line(f"{label:>9}: {value or '-'}")
+    if run.parent_run_id:
+        printer.line(f"{'resumes':>9}: {run.parent_run_id}")
+    if (run.summary or {}).get("crashed"):
+        printer.line(f"{'crashed':>9}: {run.summary['crashed']}")
     rows = [(str(s.asset if s.partition is None else f"{s.asset}[{s.partition}]"), s.attempt,
              s.status.value, s.reason or "",
              "" if s.duration_ms is None else f"{s.duration_ms / 1000:.2f}s",
@@ -99,6 +107,61 @@ def run_logs(ctx: typer.Context, run_id: RunIdArg,
         where = event.asset if event.partition is None else f"{event.asset}[{event.partition}]"
         state.printer.line(f"{event.ts.strftime('%H:%M:%S.%f')[:-3]} {event.level.value:<7} "
                            f"{where or '-'}: {event.message}")
+
+
+@runs_app.command("resume")
+def resume_run(
+    ctx: typer.Context, run_id: RunIdArg,
+    executor: Annotated[str | None, typer.Option(
+        "--executor", "-e", help="inline or process (default: [executor] type, else process).",
+        show_default=False)] = None,
+    workers: Annotated[int | None, typer.Option("--workers", "-w", min=1, show_default=False,
+                                                help="Worker processes.")] = None,
+    by: Annotated[str | None, typer.Option("--by", help="Who is running this (default: "
+                                           "$FLOWSTONE_ACTOR, else the OS user).",
+                                           show_default=False)] = None,
+    json_flag: JsonOpt = False,
+) -> None:
+    """Re-run the failed, timed-out, abandoned, canceled and skipped steps of a finished run."""
+    from flowstone_cli.api import runs as runs_api
+    from flowstone_cli.api.materialize import MaterializeOptions
+
+    state = state_of(ctx, json_flag=json_flag)
+    if executor not in (None, "inline", "process"):
+        raise UsageError(f"unknown executor `{executor}`", hint="Use inline or process.")
+    options = MaterializeOptions(selection=(), executor=executor, workers=workers, actor=by)
+    project = load(state)
+    with RunView(state.printer, log_format=state.log_format) as view:
+        summary = runs_api.resume_run(project, run_id, options, sink=view)
+    render_summary(state, summary)
+    raise typer.Exit(summary.exit_code)
+
+
+@runs_app.command("cancel")
+def cancel_run(
+    ctx: typer.Context, run_id: RunIdArg,
+    wait: Annotated[float, typer.Option("--wait", min=0, help="Seconds to wait for the run to "
+                                        "record itself canceled (0: do not wait).")] = 30.0,
+    by: Annotated[str | None, typer.Option("--by", help="Who cancels (default: "
+                                           "$FLOWSTONE_ACTOR, else the OS user).",
+                                           show_default=False)] = None,
+    json_flag: JsonOpt = False,
+) -> None:
+    """Stop a live run started by another `flowstone` process; it records itself canceled."""
+    from flowstone_cli.api import ownership
+
+    state = state_of(ctx, json_flag=json_flag)
+    result = ownership.cancel_run(load(state), run_id, by=by, wait=wait)
+    if state.json:
+        state.printer.emit_json(result.to_dict())
+        return
+    how = (f"sent SIGINT to pid {result.signalled}" if result.signalled is not None
+           else "request written to the metadata store")
+    if result.run.status.value == "running":
+        state.printer.line(f"run {result.run.run_id}: cancel requested ({how}); it is still "
+                           "running and stops at its next heartbeat")
+    else:
+        state.printer.line(f"run {result.run.run_id} {result.run.status.value} ({how})")
 
 
 def register(app: typer.Typer) -> None:

@@ -12,7 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from flowstone_cli.metadata.migrations import m0001_initial, m0002_partitions
+from flowstone_cli.metadata.migrations import (
+    m0001_initial,
+    m0002_partitions,
+    m0003_ownership,
+    m0004_automation,
+    m0005_checkpoints,
+)
 
 if TYPE_CHECKING:
     from duckdb import DuckDBPyConnection
@@ -30,6 +36,10 @@ class Migration:
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(m0001_initial.VERSION, m0001_initial.DESCRIPTION, m0001_initial.apply),
     Migration(m0002_partitions.VERSION, m0002_partitions.DESCRIPTION, m0002_partitions.apply),
+    Migration(m0003_ownership.VERSION, m0003_ownership.DESCRIPTION, m0003_ownership.apply),
+    Migration(m0004_automation.VERSION, m0004_automation.DESCRIPTION, m0004_automation.apply),
+    Migration(m0005_checkpoints.VERSION, m0005_checkpoints.DESCRIPTION,
+              m0005_checkpoints.apply),
 )
 
 # Versions must run 1, 2, 3...: a gap or a duplicate would skip or repeat a schema change.

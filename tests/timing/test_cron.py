@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from croniter import croniter
 
-from flowstone_cli.automation.cron import (
+from flowstone_cli.timing.cron import (
     CatchUp,
     DueTicks,
     check_schedule,
@@ -319,6 +319,6 @@ def test_a_cap_below_one_is_a_usage_error() -> None:
 
 
 def test_importing_the_module_does_not_import_croniter() -> None:
-    code = ("import sys, flowstone_cli.automation.cron; "
+    code = ("import sys, flowstone_cli.timing.cron; "
             "sys.exit('croniter' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

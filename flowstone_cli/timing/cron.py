@@ -24,7 +24,7 @@ from functools import lru_cache
 from itertools import islice
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flowstone_cli.automation.catch_up import CatchUp, DueTicks, recent_needed, select_due
+from flowstone_cli.timing.catch_up import CatchUp, DueTicks, recent_needed, select_due
 from flowstone_cli.errors import UsageError
 
 __all__ = ["CatchUp", "DueTicks", "check_schedule", "count_fire_times", "due_ticks", "fire_times",

@@ -3,7 +3,7 @@
 `flowstone tick` runs from the system cron once a minute and has no daemon, so after the machine
 was off (or tick was not installed) a schedule can have a backlog of fire times. The policy
 decides how much of it to launch; everything in the window that is not launched is reported as
-*missed*. This module only holds the policy; `flowstone_cli.automation.cron.due_ticks` computes the
+*missed*. This module only holds the policy; `flowstone_cli.timing.cron.due_ticks` computes the
 window and its fire times and applies it.
 
 The window is `(start, now]`, where `start` is the schedule's last recorded tick (the latest fire

@@ -1,0 +1,66 @@
+"""Launching runs detached from `flowstone tick`, so a long run never holds up the next tick.
+
+A launched run is an ordinary `flowstone materialize` in its own session (it survives the tick
+and the terminal), with its output appended to `.flowstone/logs/<run id>.log` in the project.
+The run id is chosen here and passed down, so the tick can record it before the run starts.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class LaunchRequest:
+    """One run to launch.
+
+    Attributes:
+        run_id: the id the run will record.
+        selection: selection terms.
+        partitions: partition keys (empty for unpartitioned targets).
+        trigger: `schedule:NAME` or `sensor:NAME`.
+        tags: run tags.
+    """
+
+    run_id: str
+    selection: tuple[str, ...]
+    partitions: tuple[str, ...] = ()
+    trigger: str = "schedule"
+    tags: Mapping[str, str] | None = None
+
+    def argv(self, project_root: Path) -> list[str]:
+        """The command line of the launched process."""
+        args = [sys.executable, "-m", "flowstone_cli", "-p", str(project_root), "materialize",
+                *self.selection, "--run-id", self.run_id, "--trigger", self.trigger]
+        for key in self.partitions:
+            args += ["--partition", key]
+        for key, value in sorted((self.tags or {}).items()):
+            args += ["--tag", f"{key}={value}"]
+        return args
+
+
+Launcher = Callable[[Path, LaunchRequest], str]
+
+
+def launch_detached(project_root: Path, request: LaunchRequest) -> str:
+    """Start the run in its own session and return where its output goes."""
+    logs = project_root / ".flowstone" / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    log_path = logs / f"{request.run_id}.log"
+    env = {k: v for k, v in os.environ.items() if k != "FLOWSTONE_PROJECT"}
+    with open(log_path, "ab") as log:
+        subprocess.Popen(request.argv(project_root), stdin=subprocess.DEVNULL, stdout=log,
+                         stderr=subprocess.STDOUT, cwd=project_root, env=env,
+                         start_new_session=True, close_fds=True)
+    return str(log_path)
+
+
+def describe(requests: Sequence[LaunchRequest]) -> list[str]:
+    """Short human descriptions of launch requests (for `--dry-run`)."""
+    return [" ".join(r.selection) + (f" --partition {' '.join(r.partitions)}"
+                                     if r.partitions else "") for r in requests]

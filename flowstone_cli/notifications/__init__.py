@@ -1,0 +1,1 @@
+"""Notifications: tell people (a webhook, a program) about approval requests and failed runs."""
