@@ -1,5 +1,5 @@
 """`python -m flowstone_cli`: the same as the `flowstone` command."""
 
-from flowstone_cli.cli.main import run
+from flowstone_cli.cli.entry import run
 
 run()

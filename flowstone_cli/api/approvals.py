@@ -172,8 +172,15 @@ def approve_backfill(project: Project, backfill_id: str, *, by: str | None = Non
     """Approve every pending request of a backfill."""
     with open_store(project).reader() as reader:
         record = reader.get_backfill(backfill_id)
+        # Requests made by the backfill's runs, and those its runs found already pending
+        # (a request is made once per upstream value, whichever run got there first).
         pending = reader.list_checkpoints(status="pending", backfill_id=record.backfill_id,
                                           limit=100_000)
+        held = [(s.asset, s.partition) for s in reader.backfill_steps(record.backfill_id)
+                if s.status.value == "waiting_approval"]
+        known = {r.request_id for r in pending}
+        pending += [r for r in reader.latest_checkpoint_requests(held).values()
+                    if r.status is RequestStatus.PENDING and r.request_id not in known]
     if not pending:
         raise UsageError(f"backfill {record.backfill_id} has no pending requests",
                          hint="See `flowstone checkpoints list`.")
@@ -186,6 +193,13 @@ def approve_backfill(project: Project, backfill_id: str, *, by: str | None = Non
                                      trigger=f"approval:{record.backfill_id}",
                                      backfill_id=record.backfill_id)
         summary = materialize(project, options, sink=sink)
+        with open_store(project).writer() as writer:
+            status = {"succeeded": "succeeded", "failed": "failed", "canceled": "canceled",
+                      "waiting_approval": "waiting_approval"}.get(summary.status.value,
+                                                                  "failed")
+            writer.update_backfill(record.backfill_id, status=status,
+                                   summary={"last_run": summary.run_id,
+                                            "counts": summary.counts})
         decisions = [Decision(d.request, summary) for d in decisions]
     return decisions
 

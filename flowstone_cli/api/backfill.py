@@ -30,7 +30,8 @@ from flowstone_cli.planning.partition_selection import PartitionRequest
 from flowstone_cli.project.loader import Project
 
 _FINAL = {RunStatus.SUCCEEDED: BackfillStatus.SUCCEEDED, RunStatus.FAILED: BackfillStatus.FAILED,
-          RunStatus.CANCELED: BackfillStatus.CANCELED}
+          RunStatus.CANCELED: BackfillStatus.CANCELED,
+          RunStatus.WAITING_APPROVAL: BackfillStatus.WAITING_APPROVAL}
 
 
 @dataclass(frozen=True)

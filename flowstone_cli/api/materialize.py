@@ -137,11 +137,11 @@ def decided_plan(project: Project, store: MetadataStore, selection: Sequence[str
     current = {key: Current(rec.step_id, rec.data_version) for key, rec in latest.items()}
     keyed = frozenset((a, up) for a in chosen.assets for up in definitions.assets[a].inputs
                       if is_keyed(definitions.assets[a], definitions.assets[up]))
-    decided, approvals = _apply_gates(decided, definitions, store, current)
+    decided, approvals = apply_gates(decided, definitions, store, current)
     return DecidedPlan(decided, current, keyed, approvals)
 
 
-def _apply_gates(plan: Plan, definitions: Any, store: MetadataStore,
+def apply_gates(plan: Plan, definitions: Any, store: MetadataStore,
                  current: dict[tuple[str, str | None], Current]) -> tuple[Plan, dict]:
     """Hold checkpoint steps whose newest request is pending or refused; let approved values
     through (see `planning/gates.py`). A checkpoint whose upstream runs in this plan will

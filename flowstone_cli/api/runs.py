@@ -7,11 +7,11 @@ check shares the read session of the query, so it costs one extra query, not a s
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
-from flowstone_cli.api.materialize import DecidedPlan, MaterializeOptions, run_plan
+from flowstone_cli.api.materialize import DecidedPlan, MaterializeOptions, apply_gates, run_plan
 from flowstone_cli.api.ownership import dead_runs, reap, reap_dead_runs
 from flowstone_cli.api.wiring import open_store
 from flowstone_cli.definitions.partitioning import is_keyed, upstream_keys
@@ -19,6 +19,7 @@ from flowstone_cli.errors import UsageError
 from flowstone_cli.events import EventSink, discard
 from flowstone_cli.execution.coordinator import Current
 from flowstone_cli.execution.outcomes import RunSummary
+from flowstone_cli.metadata.checkpoints import CheckpointRequest
 from flowstone_cli.metadata.records import EventRecord, RunRecord, StepRecord
 from flowstone_cli.metadata.statuses import RunStatus, StepStatus
 from flowstone_cli.metadata.store import MetadataStore, StoreReader
@@ -38,11 +39,13 @@ class RunDetails:
 
     run: RunRecord
     steps: list[StepRecord]
+    checkpoints: list[CheckpointRequest] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for `--json`."""
         data = self.run.to_dict()
         data["steps"] = [s.to_dict() for s in self.steps]
+        data["checkpoints"] = [c.to_dict() for c in self.checkpoints]
         return data
 
 
@@ -58,19 +61,44 @@ def _read(store: MetadataStore, query: Callable[[StoreReader], T]) -> T:
         return query(reader)
 
 
-def list_runs(project: Project, *, limit: int = 20, status: str | None = None) -> list[RunRecord]:
-    """The newest runs first, optionally only those with `status`."""
+def list_runs(project: Project, *, limit: int = 20, status: str | None = None,
+              tenant: str | None = None) -> list[RunRecord]:
+    """The newest runs first, optionally only those with `status`, or that touched a
+    partition of `tenant` (the project's tenant dimension)."""
     if status is not None and status not in {s.value for s in RunStatus}:
         raise UsageError(f"unknown run status `{status}`",
                          hint=f"Use one of: {', '.join(s.value for s in RunStatus)}.")
-    return _read(open_store(project), lambda r: r.list_runs(limit=limit, status=status))
+    if tenant is None:
+        return _read(open_store(project), lambda r: r.list_runs(limit=limit, status=status))
+    dimension = project.config.project.tenant_dimension
+    if not dimension:
+        raise UsageError("--tenant needs `[project] tenant_dimension` in flowstone.toml",
+                         hint='Add e.g. tenant_dimension = "tenant".')
+    needle = f"{dimension}={tenant}"
+
+    def query(reader: StoreReader) -> list[RunRecord]:
+        found: list[RunRecord] = []
+        for run in reader.list_runs(limit=max(limit * 20, 200), status=status):
+            if any(needle in (step.partition or "").split(",")
+                   for step in reader.steps_for_run(run.run_id)):
+                found.append(run)
+                if len(found) >= limit:
+                    break
+        return found
+
+    return _read(open_store(project), query)
 
 
 def show_run(project: Project, run_id: str) -> RunDetails:
     """A run (by id or unique prefix) and every step attempt it recorded."""
     def query(reader: StoreReader) -> RunDetails:
         run = reader.get_run(run_id)
-        return RunDetails(run, reader.steps_for_run(run.run_id))
+        # The audit trail of approvals: requests this run made, and decisions it carried out.
+        requests = [c for c in reader.list_checkpoints(limit=100_000)
+                    if run.run_id in (c.run_id, c.resumed_run_id)]
+        requests += [c for c in reader.checkpoints_for_runs([run.run_id])
+                     if c.status.value == "passed"]
+        return RunDetails(run, reader.steps_for_run(run.run_id), requests)
 
     return _read(open_store(project), query)
 
@@ -191,4 +219,6 @@ def _resume_plan(project: Project, store: MetadataStore, run: RunRecord, todo: l
     current = {key: Current(rec.step_id, rec.data_version) for key, rec in latest.items()}
     keyed = frozenset((a, up) for a in order for up in definitions.assets[a].inputs
                       if is_keyed(definitions.assets[a], definitions.assets[up]))
-    return DecidedPlan(plan.decide(decisions), current, keyed)
+    # Checkpoints in the resumed steps are gated like any run's (pending requests hold them).
+    gated, approvals = apply_gates(plan.decide(decisions), definitions, store, current)
+    return DecidedPlan(gated, current, keyed, approvals)

@@ -86,8 +86,3 @@ def main(argv: list[str] | None = None) -> int:
         printer.err.print("  hint: run again with --debug for the traceback, and report it.",
                           markup=False)
         return int(ExitCode.STEP_FAILED)
-
-
-def run() -> None:
-    """Console-script entry point."""
-    sys.exit(main())

@@ -25,6 +25,7 @@ class BackfillStatus(str, Enum):
     FAILED = "failed"
     CANCELED = "canceled"
     CRASHED = "crashed"
+    WAITING_APPROVAL = "waiting_approval"
 
 
 @dataclass(frozen=True, slots=True)

@@ -186,3 +186,19 @@ def test_example_project_review_flow(tmp_path: Path) -> None:
     passes = run_cli("-p", str(project), "materialize", "+published_report", "--partition",
                      fine)
     assert passes.code == 0
+
+
+def test_runs_show_carries_the_approval_audit_trail(tmp_path: Path) -> None:
+    project = copy_fixture("approvals", tmp_path)
+    paused = run_cli("-p", str(project), "materialize", "*", "--json").json()
+    request = pending_id(project)
+    approved = run_cli("-p", str(project), "approve", request, "--by", "reviewer", "--reason",
+                       "looks right", "--json")
+    resumed_run = approved.json()[0]["resumed_run"]["run_id"]
+    for run_id in (paused["run_id"], resumed_run):
+        shown = run_cli("-p", str(project), "runs", "show", run_id, "--json").json()
+        trail = [c for c in shown["checkpoints"] if c["request_id"] == request]
+        assert trail and trail[0]["decided_by"] == "reviewer"
+        assert trail[0]["reason"] == "looks right"
+    text = run_cli("-p", str(project), "runs", "show", paused["run_id"]).stdout
+    assert f"request {request} approved by reviewer (looks right)" in text

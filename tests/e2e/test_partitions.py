@@ -198,3 +198,14 @@ def test_tenant_filter_on_list_and_partition_status(tmp_path: Path) -> None:
                      "acme", "--json").json()
     assert status["materialized"] == ["tenant=acme,region=eu,date=2025-01-02",
                                       "tenant=acme,region=us,date=2025-01-02"]
+
+
+def test_runs_list_filters_by_tenant(tmp_path: Path) -> None:
+    project = copy_example(tmp_path)
+    run_cli("-p", str(project), "materialize", "tenant_orders", "--partition",
+            "tenant=acme,region=eu,date=2025-01-02")
+    run_cli("-p", str(project), "materialize", "tenant_orders", "--partition",
+            "tenant=globex,region=eu,date=2025-01-02")
+    acme = run_cli("-p", str(project), "runs", "list", "--tenant", "acme", "--json").json()
+    everyone = run_cli("-p", str(project), "runs", "list", "--json").json()
+    assert len(everyone) == 2 and len(acme) == 1

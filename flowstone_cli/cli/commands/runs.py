@@ -30,12 +30,15 @@ def list_runs(ctx: typer.Context,
               limit: Annotated[int, typer.Option("--limit", "-n", min=1)] = 20,
               status: Annotated[str | None, typer.Option("--status", help="Only runs with this "
                                                          "status.")] = None,
+              tenant: Annotated[str | None, typer.Option("--tenant", help="Only runs that "
+                                                         "touched this tenant's partitions.")]
+              = None,
               json_flag: JsonOpt = False) -> None:
     """List recent runs, newest first."""
     from flowstone_cli.api import runs as runs_api
 
     state = state_of(ctx, json_flag=json_flag)
-    runs = runs_api.list_runs(load(state), limit=limit, status=status)
+    runs = runs_api.list_runs(load(state), limit=limit, status=status, tenant=tenant)
     if state.json:
         state.printer.emit_json([r.to_dict() for r in runs])
         return
@@ -81,6 +84,13 @@ def show_run(ctx: typer.Context, run_id: RunIdArg, json_flag: JsonOpt = False) -
             for s in details.steps]
     printer.table(["step", "attempt", "status", "reason", "took", "rows", "error"], rows,
                   title="steps")
+    for request in details.checkpoints:
+        where = request.checkpoint + (f"[{request.partition}]" if request.partition else "")
+        decision = (f"{request.status.value} by {request.decided_by}"
+                    + (f" ({request.reason})" if request.reason else "")
+                    if request.decided_by else request.status.value)
+        patched = " · patched" if request.patch else ""
+        printer.line(f"checkpoint {where}: request {request.request_id} {decision}{patched}")
     for step in details.steps:
         if step.traceback:
             printer.line("")
