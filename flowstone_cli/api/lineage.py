@@ -6,10 +6,13 @@ imports the execution layer (~100 ms) that they never use.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime, timezone
+from typing import Any
 
+from flowstone_cli.definitions.checkpoint import CheckpointSpec
 from flowstone_cli.lineage.entries import DownstreamAnswer, ImpactAnswer, UpstreamAnswer
 from flowstone_cli.lineage.graph import (
     check_partition,
@@ -64,7 +67,9 @@ def upstream(project: Project, asset: str, partition: str | None = None, *,
         key, dynamic, now = _start(project, reader, asset, partition)
         reach = predicted_upstream(project.definitions, key, now=now, dynamic_keys=dynamic,
                                    max_depth=depth)
-        return upstream_of(LineageIndex(reader), key, reach, max_depth=depth)
+        answer = upstream_of(LineageIndex(reader), key, reach, max_depth=depth)
+        return replace(answer, checkpoints=_decisions(project, reader,
+                                                      [key, *(e.key for e in answer.entries)]))
 
 
 def downstream(project: Project, asset: str, partition: str | None = None, *,
@@ -79,7 +84,9 @@ def downstream(project: Project, asset: str, partition: str | None = None, *,
         key, dynamic, now = _start(project, reader, asset, partition)
         reach = predicted_downstream(project.definitions, key, now=now, dynamic_keys=dynamic,
                                      max_depth=depth)
-        return downstream_of(LineageIndex(reader), key, reach, max_depth=depth)
+        answer = downstream_of(LineageIndex(reader), key, reach, max_depth=depth)
+        keys = [key, *(e.key for e in (*answer.recorded, *answer.expected))]
+        return replace(answer, checkpoints=_decisions(project, reader, keys))
 
 
 def impact(project: Project, asset: str, partition: str | None = None) -> ImpactAnswer:
@@ -92,4 +99,18 @@ def impact(project: Project, asset: str, partition: str | None = None) -> Impact
     with read_session(project) as reader:
         key, dynamic, now = _start(project, reader, asset, partition)
         reach = predicted_downstream(project.definitions, key, now=now, dynamic_keys=dynamic)
-        return impact_of(LineageIndex(reader), key, reach)
+        answer = impact_of(LineageIndex(reader), key, reach)
+        return replace(answer, checkpoints=_decisions(project, reader,
+                                                      [key, *(e.key for e in answer.impacted)]))
+
+
+def _decisions(project: Project, reader: StoreReader | None, keys: Iterable[StepKey]
+               ) -> tuple[dict[str, Any], ...]:
+    """The approval audit trail of the checkpoint partitions among `keys`: every request and
+    decision (who, when, why, the patch and value hashes)."""
+    wanted = list(dict.fromkeys((k.asset, k.partition) for k in keys
+                                if isinstance(project.definitions.assets.get(k.asset),
+                                              CheckpointSpec)))
+    if reader is None or not wanted:
+        return ()
+    return tuple(r.to_dict() for r in reader.checkpoints_for_partitions(wanted))

@@ -106,11 +106,13 @@ class UpstreamAnswer:
     materialization: Materialization | None
     recorded: bool
     entries: tuple[LineageEntry, ...]
+    checkpoints: tuple[dict[str, Any], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """The documented JSON form."""
         return {**_head(self.key, self.materialization), "recorded": self.recorded,
-                "entries": [e.to_dict() for e in self.entries]}
+                "entries": [e.to_dict() for e in self.entries],
+                "checkpoints": list(self.checkpoints)}
 
 
 @dataclass(frozen=True)
@@ -128,12 +130,14 @@ class DownstreamAnswer:
     materialization: Materialization | None
     recorded: tuple[LineageEntry, ...]
     expected: tuple[LineageEntry, ...]
+    checkpoints: tuple[dict[str, Any], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """The documented JSON form."""
         return {**_head(self.key, self.materialization),
                 "recorded": [e.to_dict() for e in self.recorded],
-                "expected": [e.to_dict() for e in self.expected]}
+                "expected": [e.to_dict() for e in self.expected],
+                "checkpoints": list(self.checkpoints)}
 
 
 @dataclass(frozen=True)
@@ -153,6 +157,7 @@ class ImpactAnswer:
     materialization: Materialization | None
     impacted: tuple[LineageEntry, ...]
     missing: Mapping[str, int]
+    checkpoints: tuple[dict[str, Any], ...] = ()
 
     @property
     def counts(self) -> dict[str, int]:
@@ -165,6 +170,7 @@ class ImpactAnswer:
     def to_dict(self) -> dict[str, Any]:
         """The documented JSON form (see docs/lineage.md)."""
         return {**_head(self.key, self.materialization),
+                "checkpoints": list(self.checkpoints),
                 "impacted": [e.to_dict() for e in self.impacted],
                 "counts": self.counts, "total": len(self.impacted),
                 "not_materialized": dict(self.missing)}

@@ -11,7 +11,13 @@ from html import escape
 
 from flowstone_cli.reporting.model import Report
 from flowstone_cli.reporting.svg import render_svg
-from flowstone_cli.reporting.tables import Table, asset_table, history_table, run_table
+from flowstone_cli.reporting.tables import (
+    Table,
+    approvals_table,
+    asset_table,
+    history_table,
+    run_table,
+)
 
 _STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem;
@@ -68,6 +74,8 @@ def render_html(report: Report) -> str:
         _table(asset_table(report), css="assets", status_column="status"),
         f"<h2>Runs: audit trail ({len(report.runs)})</h2>",
         _table(run_table(report), css="runs", status_column="status"),
+        f"<h2>Approvals ({len(report.approvals)})</h2>",
+        _table(approvals_table(report), css="approvals", status_column="status"),
         f"<h2>History ({len(report.history)} attempts)</h2>",
         _table(history_table(report), css="history", status_column="status"),
         "</body>", "</html>", ""])

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from flowstone_cli.definitions.definitions import Definitions
 from flowstone_cli.metadata.lineage_queries import AssetSummary
+from flowstone_cli.definitions.checkpoint import CheckpointSpec
+from flowstone_cli.metadata.checkpoints import CheckpointRequest
 from flowstone_cli.metadata.records import LineageRecord, RunRecord, StepRecord
 from flowstone_cli.metadata.statuses import StepStatus
 from flowstone_cli.planning.selection import Selection
@@ -114,6 +116,8 @@ class Report:
         history: every finished attempt of those assets since `since`, oldest first.
         inputs: step id -> the materializations it read.
         runs: the runs of those attempts (who, where, which command), oldest first.
+        approvals: checkpoint requests and decisions of the selected checkpoints (who, when,
+            why, patch, value hashes), oldest first.
     """
 
     project: str
@@ -126,6 +130,7 @@ class Report:
     history: tuple[StepRecord, ...]
     inputs: Mapping[str, tuple[LineageRecord, ...]]
     runs: tuple[RunRecord, ...]
+    approvals: tuple[CheckpointRequest, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form described by docs/report.schema.json."""
@@ -135,7 +140,8 @@ class Report:
                 "schema_version": self.schema_version, "selection": list(self.selection),
                 "since": _iso(self.since), "assets": [a.to_dict() for a in self.assets],
                 "runs": [run_dict(r) for r in self.runs],
-                "history": [step_dict(s, self.inputs.get(s.step_id, ())) for s in self.history]}
+                "history": [step_dict(s, self.inputs.get(s.step_id, ())) for s in self.history],
+                "approvals": [a.to_dict() for a in self.approvals]}
 
 
 def build_report(definitions: Definitions, chosen: Selection, reader: StoreReader | None, *,
@@ -160,5 +166,12 @@ def build_report(definitions: Definitions, chosen: Selection, reader: StoreReade
                              summaries.get(name, AssetSummary())))
     inputs = {sid: tuple(sorted(rs, key=lambda r: (r.upstream_asset, r.upstream_partition or "")))
               for sid, rs in grouped.items()}
+    checkpoints = {n for n in assets if isinstance(definitions.assets[n], CheckpointSpec)}
+    approvals: list[CheckpointRequest] = []
+    if reader is not None and checkpoints:
+        approvals = [r for r in reader.list_checkpoints(limit=1_000_000)
+                     if r.checkpoint in checkpoints
+                     and (since is None or (r.requested_at and r.requested_at >= since))]
+        approvals.sort(key=lambda r: r.requested_at or now)
     return Report(project, now, flowstone_version, schema_version, selection, since,
-                  tuple(rows), tuple(history), inputs, tuple(runs))
+                  tuple(rows), tuple(history), inputs, tuple(runs), tuple(approvals))

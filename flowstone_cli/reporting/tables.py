@@ -47,6 +47,18 @@ def run_table(report: Report) -> Table:
              "ended (UTC)"], rows)
 
 
+def approvals_table(report: Report) -> Table:
+    """Checkpoint requests and decisions: who decided, when, why, and what changed."""
+    rows = [[a.request_id, a.checkpoint + (f"[{a.partition}]" if a.partition else ""),
+             a.status.value, _time(a.requested_at), _text(a.decided_by),
+             _time(a.decided_at), _text(a.reason),
+             (f"patched: {_text(a.before_hash)[:12]} -> {_text(a.after_hash)[:12]}"
+              if a.patch else ""), _text(a.run_id), _text(a.resumed_run_id)]
+            for a in report.approvals]
+    return (["request", "checkpoint", "status", "requested (UTC)", "decided by",
+             "decided (UTC)", "reason", "modification", "run", "resumed by run"], rows)
+
+
 def history_table(report: Report) -> Table:
     """One row per attempt: when, what, outcome, versions and the inputs it read."""
     rows = []
@@ -82,6 +94,8 @@ def render_markdown(report: Report) -> str:
              f"selection `{' '.join(report.selection)}`{since}", "",
              f"## Assets ({len(report.assets)})", "", *_md_table(asset_table(report)), "",
              f"## Runs: audit trail ({len(report.runs)})", "", *_md_table(run_table(report)), "",
+             f"## Approvals ({len(report.approvals)})", "",
+             *_md_table(approvals_table(report)), "",
              f"## History ({len(report.history)} attempts)", "",
              *_md_table(history_table(report)), ""]
     return "\n".join(lines)

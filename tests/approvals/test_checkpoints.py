@@ -202,3 +202,24 @@ def test_runs_show_carries_the_approval_audit_trail(tmp_path: Path) -> None:
         assert trail[0]["reason"] == "looks right"
     text = run_cli("-p", str(project), "runs", "show", paused["run_id"]).stdout
     assert f"request {request} approved by reviewer (looks right)" in text
+
+
+def test_lineage_and_report_show_the_modification(tmp_path: Path) -> None:
+    project = copy_fixture("approvals", tmp_path)
+    run_cli("-p", str(project), "materialize", "*")
+    request = pending_id(project)
+    patch = tmp_path / "fix.json"
+    patch.write_text(json.dumps({"title": "Corrected"}))
+    assert run_cli("-p", str(project), "approve", request, "--patch", str(patch), "--by",
+                   "editor").code == 0
+    lineage = run_cli("-p", str(project), "lineage", "upstream", "published", "--json").json()
+    trail = [c for c in lineage["checkpoints"] if c["request_id"] == request]
+    assert trail and trail[0]["patch"] == {"title": "Corrected"}
+    assert trail[0]["before_hash"] != trail[0]["after_hash"]
+    text = run_cli("-p", str(project), "lineage", "upstream", "published").stdout
+    assert f"request {request} approved by editor" in text and "patched" in text
+    report = run_cli("-p", str(project), "report", "*", "--format", "json").json()
+    approvals = [a for a in report["approvals"] if a["request_id"] == request]
+    assert approvals and approvals[0]["decided_by"] == "editor" and approvals[0]["patch"]
+    html = run_cli("-p", str(project), "report", "*", "--format", "html").stdout
+    assert "Approvals (1)" in html and "patched" in html

@@ -203,3 +203,24 @@ def test_cron_install_is_idempotent(tmp_path: Path) -> None:
     assert run_cli("-p", str(project), "cron", "--install", env=env).code == 0
     lines = [line for line in table.read_text().splitlines() if "flowstone" in line]
     assert len(lines) == 1 and lines[0].startswith("* * * * * ")
+
+
+def test_asset_sensor_requests_a_run_per_new_materialization(tmp_path: Path) -> None:
+    root = copy_fixture("scheduled", tmp_path)
+    (root / "assets" / "watch.py").write_text(
+        "from flowstone_cli import AssetSensor\n\n"
+        "watcher = AssetSensor('watcher', watch=['daily'], target='plain', interval='1s')\n")
+    assert run_cli("-p", str(root), "materialize", "daily", "--partition", "2025-01-02").code == 0
+    project = load_project(root, {})
+    recorder = Recorder()
+    first = run_tick(project, now=datetime(2025, 1, 3, 12, tzinfo=UTC), launcher=recorder)
+    launched = [a for a in first.actions if a.source == "sensor:watcher"
+                and a.outcome == "launched"]
+    assert [a.partitions for a in launched] == [("2025-01-02",)]
+    again = run_tick(project, now=datetime(2025, 1, 3, 12, 1, tzinfo=UTC), launcher=recorder)
+    assert [a for a in again.actions if a.source == "sensor:watcher"
+            and a.outcome == "launched"] == []
+    assert run_cli("-p", str(root), "materialize", "daily", "--partition", "2025-01-03").code == 0
+    third = run_tick(project, now=datetime(2025, 1, 3, 12, 2, tzinfo=UTC), launcher=recorder)
+    assert [a.partitions for a in third.actions if a.source == "sensor:watcher"
+            and a.outcome == "launched"] == [("2025-01-03",)]

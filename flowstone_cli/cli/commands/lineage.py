@@ -112,6 +112,21 @@ def upstream(ctx: typer.Context, asset: AssetArg, partition: KeyOpt = None,
     if not answer.recorded:
         state.printer.line("from the definitions, it would read (not recorded):")
     _entries(state, answer.entries, title=f"upstream of {answer.key}", link="read by")
+    _decisions(state, answer.checkpoints)
+
+
+def _decisions(state: Any, checkpoints: Any) -> None:
+    """The approval trail of checkpoint partitions in an answer."""
+    for request in checkpoints:
+        where = request["checkpoint"] + (f"[{request['partition']}]" if request["partition"]
+                                         else "")
+        decision = request["status"] + (f" by {request['decided_by']}"
+                                        if request.get("decided_by") else "")
+        reason = f" ({request['reason']})" if request.get("reason") else ""
+        patched = (f" · patched {request['before_hash'][:12]} -> {request['after_hash'][:12]}"
+                   if request.get("patch") else "")
+        state.printer.line(f"checkpoint {where}: request {request['request_id']} "
+                           f"{decision}{reason}{patched}")
 
 
 @lineage_app.command("downstream")
@@ -129,6 +144,7 @@ def downstream(ctx: typer.Context, asset: AssetArg, partition: KeyOpt = None,
     _head(state, answer.key, answer.materialization)
     _entries(state, answer.recorded, title=f"recorded consumers of {answer.key}", link="reads")
     _entries(state, answer.expected, title="by the definitions", link="reads")
+    _decisions(state, answer.checkpoints)
 
 
 @lineage_app.command("impact")
@@ -153,6 +169,7 @@ def impact(ctx: typer.Context, asset: AssetArg, partition: KeyOpt = None,
     if answer.missing:
         printer.line("never materialized (already stale): " + ", ".join(
             f"{a} {n}" for a, n in answer.missing.items()))
+    _decisions(state, answer.checkpoints)
 
 
 def status(ctx: typer.Context, selection: OptionalSelection = None, exclude: ExcludeOpt = None,
