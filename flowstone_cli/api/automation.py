@@ -14,37 +14,11 @@ from flowstone_cli.api.approvals import expire
 from flowstone_cli.api.wiring import open_store
 from flowstone_cli.automation.launcher import LaunchRequest, Launcher, launch_detached
 from flowstone_cli.automation.tick import Ticker, TickAction, TickReport
-from flowstone_cli.errors import FlowStoneError, NotFoundError, Problem, UsageError
+from flowstone_cli.errors import NotFoundError, UsageError
 from flowstone_cli.metadata.ids import new_run_id
-from flowstone_cli.partitions import MultiPartitions, TimeWindowPartitions
-from flowstone_cli.planning.selection import select, split_terms
+from flowstone_cli.planning.selection import split_terms
 from flowstone_cli.project.loader import Project
 from flowstone_cli.timing.cron import next_fire_time, preview
-
-
-def target_problems(project: Project) -> list[Problem]:
-    """Schedules and sensors whose target selects nothing, or whose partition="latest" has
-    no time partitions to take the latest of."""
-    definitions = project.definitions
-    problems: list[Problem] = []
-    for spec in [*definitions.schedules.values(), *definitions.sensors.values()]:
-        try:
-            chosen = select(definitions, [spec.target])
-        except FlowStoneError as exc:
-            problems.append(Problem("bad_target", f"{spec.kind} `{spec.name}`: {exc.message}",
-                                    spec.location, exc.hint))
-            continue
-        if getattr(spec, "partition", None) == "latest":
-            timed = [a for a in chosen.assets
-                     if isinstance(definitions.assets[a].partitions, TimeWindowPartitions)
-                     or (isinstance(definitions.assets[a].partitions, MultiPartitions)
-                         and definitions.assets[a].partitions.time_dimension)]
-            if not timed:
-                problems.append(Problem("bad_schedule_partition", f"schedule `{spec.name}`: "
-                                        "partition=\"latest\" needs a time-partitioned asset in "
-                                        f"`{spec.target}`", spec.location,
-                                        "Drop partition=, or target time-partitioned assets."))
-    return problems
 
 
 def run_tick(project: Project, *, now: datetime | None = None, dry_run: bool = False,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import logging
 import os
 import socket
@@ -14,6 +13,7 @@ from typing import Any
 
 from flowstone_cli._version import __version__
 from flowstone_cli.api import notify
+from flowstone_cli.api.actor import current_actor
 from flowstone_cli.api.wiring import build_runtime, open_store
 from flowstone_cli.execution.assembly import ProjectRunner
 from flowstone_cli.durations import parse_duration
@@ -76,18 +76,6 @@ class MaterializeOptions:
     run_id: str | None = None
     actor: str | None = None
     command: str | None = None
-
-
-def current_actor(explicit: str | None = None) -> str:
-    """`--by`, else $FLOWSTONE_ACTOR, else the OS user."""
-    if explicit:
-        return explicit
-    if os.environ.get("FLOWSTONE_ACTOR"):
-        return os.environ["FLOWSTONE_ACTOR"]
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return f"uid:{os.getuid()}"
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from flowstone_cli.api.materialize import current_actor
+from flowstone_cli.api.actor import current_actor
 from flowstone_cli.api.wiring import open_store
 from flowstone_cli.errors import NotFoundError, UsageError
 from flowstone_cli.keys import validate_partition_key_part

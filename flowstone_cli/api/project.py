@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flowstone_cli.api.automation import target_problems
+from flowstone_cli.api.checks import target_problems
 from flowstone_cli.api.partitions import partition_status
 from flowstone_cli.definitions.asset import AssetSpec
 from flowstone_cli.errors import Problem, UsageError
