@@ -89,30 +89,32 @@ def _single(mapping: PartitionMapping, down: PartitionsDefinition | None,
     return False
 
 
-def upstream_keys(spec: AssetSpec, partition: str | None, upstream: AssetSpec, *,
-                  now: datetime | None = None,
-                  dynamic_keys: DynamicKeys | None = None) -> list[str | None]:
-    """The upstream partitions step (`spec`, `partition`) reads from `upstream`."""
+def _mapped(spec: AssetSpec, upstream: AssetSpec, partition: str | None, *, reverse: bool,
+            now: datetime | None, dynamic_keys: DynamicKeys | None) -> list[str | None]:
     if spec.partitions is None and upstream.partitions is None:
         return [None]
     mapping = mapping_for(spec, upstream)
     if mapping is None:
         return []
+    if reverse:
+        return list(mapping.downstream_keys(partition, upstream.partitions, spec.partitions,
+                                            dynamic_keys=dynamic_keys, now=now))
     return list(mapping.upstream_keys(partition, spec.partitions, upstream.partitions,
                                       dynamic_keys=dynamic_keys, now=now))
+
+
+def upstream_keys(spec: AssetSpec, partition: str | None, upstream: AssetSpec, *,
+                  now: datetime | None = None,
+                  dynamic_keys: DynamicKeys | None = None) -> list[str | None]:
+    """The upstream partitions step (`spec`, `partition`) reads from `upstream`."""
+    return _mapped(spec, upstream, partition, reverse=False, now=now, dynamic_keys=dynamic_keys)
 
 
 def downstream_keys(upstream: AssetSpec, partition: str | None, spec: AssetSpec, *,
                     now: datetime | None = None,
                     dynamic_keys: DynamicKeys | None = None) -> list[str | None]:
     """The partitions of `spec` that read partition `partition` of `upstream`."""
-    if spec.partitions is None and upstream.partitions is None:
-        return [None]
-    mapping = mapping_for(spec, upstream)
-    if mapping is None:
-        return []
-    return list(mapping.downstream_keys(partition, upstream.partitions, spec.partitions,
-                                        dynamic_keys=dynamic_keys, now=now))
+    return _mapped(spec, upstream, partition, reverse=True, now=now, dynamic_keys=dynamic_keys)
 
 
 def partition_problems(specs: Mapping[str, AssetSpec],

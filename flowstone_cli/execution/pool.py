@@ -21,96 +21,25 @@ from multiprocessing.connection import Connection
 from multiprocessing.connection import wait as wait_for_ready
 from multiprocessing.process import BaseProcess
 from types import TracebackType
-from typing import Any, TypeAlias
+from typing import Any
 
 from flowstone_cli.execution import pool_worker
+from flowstone_cli.execution.pool_events import PoolEvent, TaskCanceled, TaskCrashed, TaskDone
+from flowstone_cli.execution.pool_events import TaskFailed, TaskTimedOut
+from flowstone_cli.execution.pool_support import REAP_TIMEOUT, block_sigint, check_picklable
+from flowstone_cli.execution.pool_support import kill_processes, restore_sigmask
 from flowstone_cli.execution.pool_worker import DONE, SEND_FAILURE_PREFIX, STOP, describe_exception
 
 __all__ = ["PoolEvent", "TaskCanceled", "TaskCrashed", "TaskDone", "TaskFailed", "TaskTimedOut",
            "WorkerPool"]
 
-# How long a worker that should be gone (sentinel fired, EOF, SIGKILL sent) may take to be reaped
-# before we stop blocking on it; only a process stuck in the kernel (e.g. on a dead NFS mount)
-# takes longer, and it is then reaped at shutdown.
-_REAP_TIMEOUT = 1.0
+# Only a process stuck in the kernel (e.g. on a dead NFS mount) takes longer to reap; it is
+# then reaped at shutdown.
+_REAP_TIMEOUT = REAP_TIMEOUT
 # How long `shutdown()` lets workers finish their current task after the stop message.
 _STOP_GRACE = 1.0
 
 
-@dataclass(frozen=True, slots=True)
-class TaskDone:
-    """The task's function returned normally.
-
-    Attributes:
-        task_id: the id given to `submit`.
-        result: the unpickled return value.
-    """
-
-    task_id: str
-    result: Any
-
-
-@dataclass(frozen=True, slots=True)
-class TaskFailed:
-    """The task's function raised, or its result could not be sent back.
-
-    Any BaseException counts (`sys.exit()`, a `KeyboardInterrupt` raised by user code...). A result
-    that does not pickle in the worker or does not unpickle in the coordinator gives a message
-    starting with "could not send the result back: ".
-
-    Attributes:
-        task_id: the id given to `submit`.
-        error_type: the exception's type name (`ValueError`, or `module.QualName` if not builtin).
-        message: the exception's text.
-        traceback: the formatted traceback from the worker.
-    """
-
-    task_id: str
-    error_type: str
-    message: str
-    traceback: str
-
-
-@dataclass(frozen=True, slots=True)
-class TaskCrashed:
-    """The worker process died while running the task (SIGKILL, OOM killer, `os._exit`).
-
-    Attributes:
-        task_id: the id given to `submit`.
-        exitcode: the exit status if the worker exited, None if a signal killed it.
-        signal: the signal number that killed the worker, None if it exited.
-    """
-
-    task_id: str
-    exitcode: int | None
-    signal: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class TaskTimedOut:
-    """The task ran longer than its timeout; its worker was SIGKILLed.
-
-    Attributes:
-        task_id: the id given to `submit`.
-        timeout: the timeout in seconds that was exceeded.
-    """
-
-    task_id: str
-    timeout: float
-
-
-@dataclass(frozen=True, slots=True)
-class TaskCanceled:
-    """`cancel()` dropped the queued task or killed the worker running it.
-
-    Attributes:
-        task_id: the id given to `submit`.
-    """
-
-    task_id: str
-
-
-PoolEvent: TypeAlias = TaskDone | TaskFailed | TaskCrashed | TaskTimedOut | TaskCanceled
 
 
 @dataclass(slots=True, eq=False)
@@ -185,9 +114,9 @@ class WorkerPool:
             raise ValueError(f"unknown start method {start_method!r}; use one of "
                              f"{', '.join(multiprocessing.get_all_start_methods())}")
         if start_method != "fork":
-            _check_picklable(func, "func", start_method)
+            check_picklable(func, "func", start_method)
             if initializer is not None:
-                _check_picklable(initializer, "initializer", start_method)
+                check_picklable(initializer, "initializer", start_method)
         self._func = func
         self._initializer = initializer
         self._worker_finalizer = finalizer
@@ -209,7 +138,7 @@ class WorkerPool:
         # garbage-collected without shutdown().
         self._processes: dict[int, BaseProcess] = {}
         self._finalizer = multiprocessing.util.Finalize(
-            self, _kill_processes, args=(self._processes,), exitpriority=10)
+            self, kill_processes, args=(self._processes,), exitpriority=10)
         try:
             for _ in range(workers):
                 self._start_worker()
@@ -393,7 +322,7 @@ class WorkerPool:
         # A Ctrl-C landing between fork and the child's SIG_IGN would kill the new worker with a
         # KeyboardInterrupt traceback. Blocked, it stays pending: the child discards it, and we get
         # it when the mask is restored, after the worker is registered.
-        previous_mask = _block_sigint()
+        previous_mask = block_sigint()
         try:
             try:
                 process.start()
@@ -412,7 +341,7 @@ class WorkerPool:
             self._by_handle[worker.sentinel] = worker
             self._processes[worker.pid] = process
         finally:
-            _restore_sigmask(previous_mask)
+            restore_sigmask(previous_mask)
 
     def _dispatch(self) -> None:
         while self._queue:
@@ -560,34 +489,3 @@ class WorkerPool:
         pool_worker.COORDINATOR_ENDS.discard(worker.conn)
         worker.conn.close()
         return code
-
-
-def _block_sigint() -> set[int] | None:
-    if not hasattr(signal, "pthread_sigmask"):
-        return None
-    return signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-
-
-def _restore_sigmask(previous: set[int] | None) -> None:
-    if previous is not None:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-
-
-def _kill_processes(processes: dict[int, BaseProcess]) -> None:
-    # Exit/GC hook: must not reference the pool, or the pool could never be collected.
-    for process in processes.values():
-        if process.exitcode is None:
-            process.kill()
-    for process in processes.values():
-        process.join(_REAP_TIMEOUT)
-    processes.clear()
-
-
-def _check_picklable(obj: object, what: str, start_method: str) -> None:
-    try:
-        pickle.dumps(obj)
-    except Exception as exc:
-        raise TypeError(
-            f"the worker pool's {what} {obj!r} cannot be pickled, which start method "
-            f"{start_method!r} needs; use a module-level function or start_method='fork'"
-        ) from exc
