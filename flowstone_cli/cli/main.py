@@ -7,7 +7,6 @@ import traceback
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 
 from flowstone_cli._version import __version__
@@ -67,14 +66,19 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         printer.error(exc)
         return int(exc.exit_code)
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         return int(exc.exit_code)
-    except click.exceptions.Abort:
+    except typer.Abort:
         printer.err.print("aborted", style="red")
         return 130
-    except click.ClickException as exc:
-        exc.show()
-        return int(ExitCode.BAD_INPUT)
+    except typer.TyperException as exc:
+        # Usage errors (unknown option, missing argument...): typer prints usage and the error.
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            printer.err.print(f"error: {exc}", style="red", markup=False)
+        return int(getattr(exc, "exit_code", ExitCode.BAD_INPUT) or ExitCode.BAD_INPUT)
     except KeyboardInterrupt:
         printer.err.print("interrupted", style="red")
         return 130

@@ -209,3 +209,18 @@ def test_runs_list_filters_by_tenant(tmp_path: Path) -> None:
     acme = run_cli("-p", str(project), "runs", "list", "--tenant", "acme", "--json").json()
     everyone = run_cli("-p", str(project), "runs", "list", "--json").json()
     assert len(everyone) == 2 and len(acme) == 1
+
+
+def test_lineage_output_filters_by_tenant(tmp_path: Path) -> None:
+    project = copy_example(tmp_path)
+    run_cli("-p", str(project), "backfill", "tenant_orders", "--from", "2025-01-01", "--to",
+            "2025-01-31")
+    assert run_cli("-p", str(project), "materialize", "monthly_revenue", "--partition",
+                   "2025-01").code == 0
+    everyone = run_cli("-p", str(project), "lineage", "upstream", "monthly_revenue",
+                       "--partition", "2025-01", "--json").json()
+    acme = run_cli("-p", str(project), "lineage", "upstream", "monthly_revenue", "--partition",
+                   "2025-01", "--tenant", "acme", "--json").json()
+    assert len(everyone["entries"]) == 124
+    assert len(acme["entries"]) == 62
+    assert all("tenant=acme" in e["partition"] for e in acme["entries"])

@@ -119,3 +119,11 @@ def test_python_dash_m_runs_the_cli() -> None:
     proc = subprocess.run([sys.executable, "-m", "flowstone_cli", "--version"],
                           capture_output=True, text=True, cwd=REPO, check=False)
     assert proc.returncode == 0 and "flowstone" in proc.stdout
+
+
+def test_usage_errors_exit_2_with_a_message_not_a_traceback() -> None:
+    for args in (["materialize", "--bogus"], ["list", "extra-arg"], ["nosuchcommand"]):
+        result = run_cli(*args)
+        assert result.code == 2, (args, result.stderr)
+        assert "Error:" in result.stderr and "Traceback" not in result.stderr
+        assert "internal error" not in result.stderr

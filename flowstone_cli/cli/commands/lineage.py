@@ -35,6 +35,9 @@ DepthOpt = Annotated[int | None, typer.Option("--depth", min=1, help="At most th
                                               show_default=False)]
 OptionalSelection = Annotated[list[str] | None, typer.Argument(
     help="Assets to select (default: every asset).", show_default=False)]
+TenantOpt = Annotated[str | None, typer.Option(
+    "--tenant", help="Only partitions of this tenant (the project's tenant dimension).",
+    show_default=False)]
 
 
 @contextmanager
@@ -97,14 +100,15 @@ def _entries(state: CliState, entries: Any, *, title: str, link: str) -> None:
 
 @lineage_app.command("upstream")
 def upstream(ctx: typer.Context, asset: AssetArg, partition: KeyOpt = None,
-             depth: DepthOpt = None, json_flag: JsonOpt = False) -> None:
+             depth: DepthOpt = None, tenant: TenantOpt = None,
+             json_flag: JsonOpt = False) -> None:
     """The exact upstream materializations a partition's latest materialization read, with
     depth (never materialized: what the definitions say it would read)."""
     from flowstone_cli.api import lineage as api
 
     state = state_of(ctx, json_flag=json_flag)
     with _paused_gc():
-        answer = api.upstream(load(state), asset, partition, depth=depth)
+        answer = api.upstream(load(state), asset, partition, depth=depth, tenant=tenant)
     if state.json:
         state.printer.emit_json(answer.to_dict())
         return
@@ -131,13 +135,14 @@ def _decisions(state: Any, checkpoints: Any) -> None:
 
 @lineage_app.command("downstream")
 def downstream(ctx: typer.Context, asset: AssetArg, partition: KeyOpt = None,
-               depth: DepthOpt = None, json_flag: JsonOpt = False) -> None:
+               depth: DepthOpt = None, tenant: TenantOpt = None,
+               json_flag: JsonOpt = False) -> None:
     """Recorded consumers of a partition, and the partitions that read it by the definitions."""
     from flowstone_cli.api import lineage as api
 
     state = state_of(ctx, json_flag=json_flag)
     with _paused_gc():
-        answer = api.downstream(load(state), asset, partition, depth=depth)
+        answer = api.downstream(load(state), asset, partition, depth=depth, tenant=tenant)
     if state.json:
         state.printer.emit_json(answer.to_dict())
         return
@@ -149,13 +154,13 @@ def downstream(ctx: typer.Context, asset: AssetArg, partition: KeyOpt = None,
 
 @lineage_app.command("impact")
 def impact(ctx: typer.Context, asset: AssetArg, partition: KeyOpt = None,
-           json_flag: JsonOpt = False) -> None:
+           tenant: TenantOpt = None, json_flag: JsonOpt = False) -> None:
     """If this partition changed now, every downstream partition that would become stale."""
     from flowstone_cli.api import lineage as api
 
     state = state_of(ctx, json_flag=json_flag)
     with _paused_gc():
-        answer = api.impact(load(state), asset, partition)
+        answer = api.impact(load(state), asset, partition, tenant=tenant)
     if state.json:
         state.printer.emit_json(answer.to_dict())
         return
