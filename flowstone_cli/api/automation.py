@@ -109,9 +109,11 @@ def list_sensors(project: Project) -> list[dict[str, Any]]:
     """Every sensor with its interval, last evaluation, cursor and last status."""
     store = open_store(project)
     states: dict[str, Any] = {}
+    ticks: dict[str, Any] = {}
     if store.exists():
         with store.reader() as reader:
             states = reader.automation_states()
+            ticks = reader.last_sensor_ticks()
     rows = []
     for spec in project.definitions.sensors.values():
         state = states.get(spec.name)
@@ -121,7 +123,8 @@ def list_sensors(project: Project) -> list[dict[str, Any]]:
                      if state and state.last_evaluated else None,
                      "last_status": state.last_status if state else None,
                      "cursor": state.cursor if state else None,
-                     "last_message": state.last_message if state else None})
+                     "last_message": state.last_message if state else None,
+                     "last_runs": ticks.get(spec.name, {}).get("run_ids", [])})
     return rows
 
 

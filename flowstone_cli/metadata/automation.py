@@ -155,3 +155,12 @@ def materializations_since(conn: DuckDBPyConnection, assets: Sequence[str],
          encode_time(after, column="after") if after else None]).fetchall()
     return [{"asset": a, "partition": p, "step_id": s, "ended_at": _time(t)}
             for a, p, s, t in rows]
+
+
+def last_sensor_ticks(conn: DuckDBPyConnection) -> dict[str, dict[str, Any]]:
+    """The latest evaluation of every sensor: time, status, launched run ids, message."""
+    rows = conn.execute("SELECT sensor, epoch_us(ts), status, run_ids, message FROM "
+                        "sensor_ticks QUALIFY row_number() OVER (PARTITION BY sensor ORDER BY "
+                        "ts DESC) = 1").fetchall()
+    return {r[0]: {"ts": _time(r[1]), "status": r[2],
+                   "run_ids": json.loads(r[3]) if r[3] else [], "message": r[4]} for r in rows}

@@ -219,6 +219,10 @@ class StoreReader:
         """State of every schedule and sensor ever evaluated."""
         return automation_table.states(self._conn)
 
+    def last_sensor_ticks(self) -> dict[str, dict[str, Any]]:
+        """The latest evaluation of every sensor (time, status, run ids, message)."""
+        return automation_table.last_sensor_ticks(self._conn)
+
     def known_run_keys(self, sensor: str, keys: Sequence[str]) -> set[str]:
         """Which of `keys` the sensor has already claimed."""
         return automation_table.known_run_keys(self._conn, sensor, keys)

@@ -22,7 +22,7 @@ from tests.cli_runner import copy_fixture, flowstone_executable, run_cli
 UTC = timezone.utc
 
 
-def wait_for_runs(project: Path, count: int, timeout: float = 60) -> list[tuple]:
+def wait_for_runs(project: Path, count: int, timeout: float = 120) -> list[tuple]:
     """Wait until `count` runs exist and none is running; return (trigger, status, selection)."""
     deadline = time.monotonic() + timeout
     db = project / "data" / "flowstone.duckdb"
@@ -158,6 +158,9 @@ def test_file_sensor_on_s3_launches_one_run_per_new_file(tmp_path: Path, s3_buck
         run_keys = con.execute("SELECT run_key FROM run_keys WHERE sensor = 'drops'").fetchall()
     assert sorted(k[0] for k in run_keys) == sorted(
         f"s3://{s3_bucket.bucket}/drops/{n}" for n in ("a.csv", "b.csv", "c.csv"))
+    sensors = run_cli("-p", str(project), "sensors", "list", "--json", env=env).json()
+    drops = next(s for s in sensors if s["name"] == "drops")
+    assert drops["last_status"] == "no_requests" and drops["last_evaluated"]
     wait_for_runs(project, 4)
 
 

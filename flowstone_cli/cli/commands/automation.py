@@ -103,9 +103,11 @@ def sensors_list(ctx: typer.Context, json_flag: JsonOpt = False) -> None:
     if state.json:
         state.printer.emit_json(rows)
         return
-    state.printer.table(["sensor", "target", "interval", "last evaluated", "status", "cursor"],
+    state.printer.table(["sensor", "target", "interval", "last evaluated", "status", "runs",
+                         "cursor"],
                         [(r["name"], r["target"], r["interval"], r["last_evaluated"] or "-",
-                          r["last_status"] or "-", r["cursor"] or "-") for r in rows])
+                          r["last_status"] or "-", ", ".join(r["last_runs"]) or "-",
+                          r["cursor"] or "-") for r in rows])
 
 
 def cron(ctx: typer.Context,
