@@ -18,6 +18,7 @@ from typing import Any
 
 from flowstone_cli.api.materialize import MaterializeOptions, current_actor, decided_plan, materialize
 from flowstone_cli.api.ownership import reap_dead_runs
+from flowstone_cli.api.tenants import tenant_filter
 from flowstone_cli.api.wiring import open_store
 from flowstone_cli.errors import UsageError
 from flowstone_cli.events import EventSink, discard
@@ -218,11 +219,9 @@ def show_backfill(project: Project, backfill_id: str, *, tenant: str | None = No
     cells = {(s.key.asset, s.key.partition): "pending" for s in plan.steps}
     for step in steps:
         cells[(step.asset, step.partition)] = step.status.value
-    if tenant is not None:
-        tenant_dimension = project.config.project.tenant_dimension or "tenant"
-        needle = f"{tenant_dimension}={tenant}"
-        cells = {k: v for k, v in cells.items()
-                 if k[1] is None or needle in (k[1] or "").split(",")}
+    only = tenant_filter(project, tenant)
+    if only is not None:
+        cells = {k: v for k, v in cells.items() if only.admits(k[1])}
     assets = list(dict.fromkeys(s.key.asset for s in plan.steps))
     partitions = list(dict.fromkeys(k[1] for k in cells))
     return BackfillGrid(record, assets, partitions, cells)

@@ -12,8 +12,8 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any
 
+from flowstone_cli.api.tenants import tenant_filter
 from flowstone_cli.definitions.checkpoint import CheckpointSpec
-from flowstone_cli.errors import UsageError
 from flowstone_cli.lineage.entries import DownstreamAnswer, ImpactAnswer, UpstreamAnswer
 from flowstone_cli.lineage.graph import (
     check_partition,
@@ -55,24 +55,6 @@ def _start(project: Project, reader: StoreReader | None, asset: str,
     return key, dynamic, datetime.now(timezone.utc)
 
 
-def _tenant_filter(project: Project, tenant: str | None):  # noqa: ANN202 - a predicate
-    """A predicate keeping entries of `tenant` (and unpartitioned ones); None keeps all."""
-    if tenant is None:
-        return None
-    dimension = project.config.project.tenant_dimension
-    if not dimension:
-        raise UsageError("--tenant needs `[project] tenant_dimension` in flowstone.toml",
-                         hint='Add e.g. tenant_dimension = "tenant".')
-    needle = f"{dimension}={tenant}"
-
-    def keep(entry: Any) -> bool:
-        partition = entry.key.partition
-        return partition is None or dimension not in partition or \
-            needle in partition.split(",")
-
-    return keep
-
-
 def upstream(project: Project, asset: str, partition: str | None = None, *,
              depth: int | None = None, tenant: str | None = None) -> UpstreamAnswer:
     """What the latest materialization of `asset[partition]` read, transitively (or, never
@@ -87,9 +69,10 @@ def upstream(project: Project, asset: str, partition: str | None = None, *,
         reach = predicted_upstream(project.definitions, key, now=now, dynamic_keys=dynamic,
                                    max_depth=depth)
         answer = upstream_of(LineageIndex(reader), key, reach, max_depth=depth)
-        keep = _tenant_filter(project, tenant)
-        if keep is not None:
-            answer = replace(answer, entries=tuple(e for e in answer.entries if keep(e)))
+        only = tenant_filter(project, tenant)
+        if only is not None:
+            answer = replace(answer, entries=tuple(e for e in answer.entries
+                                                   if only.admits(e.key.partition)))
         return replace(answer, checkpoints=_decisions(project, reader,
                                                       [key, *(e.key for e in answer.entries)]))
 
@@ -107,10 +90,13 @@ def downstream(project: Project, asset: str, partition: str | None = None, *,
         reach = predicted_downstream(project.definitions, key, now=now, dynamic_keys=dynamic,
                                      max_depth=depth)
         answer = downstream_of(LineageIndex(reader), key, reach, max_depth=depth)
-        keep = _tenant_filter(project, tenant)
-        if keep is not None:
-            answer = replace(answer, recorded=tuple(e for e in answer.recorded if keep(e)),
-                             expected=tuple(e for e in answer.expected if keep(e)))
+        only = tenant_filter(project, tenant)
+        if only is not None:
+            answer = replace(answer,
+                             recorded=tuple(e for e in answer.recorded
+                                            if only.admits(e.key.partition)),
+                             expected=tuple(e for e in answer.expected
+                                            if only.admits(e.key.partition)))
         keys = [key, *(e.key for e in (*answer.recorded, *answer.expected))]
         return replace(answer, checkpoints=_decisions(project, reader, keys))
 
@@ -127,9 +113,10 @@ def impact(project: Project, asset: str, partition: str | None = None, *,
         key, dynamic, now = _start(project, reader, asset, partition)
         reach = predicted_downstream(project.definitions, key, now=now, dynamic_keys=dynamic)
         answer = impact_of(LineageIndex(reader), key, reach)
-        keep = _tenant_filter(project, tenant)
-        if keep is not None:
-            answer = replace(answer, impacted=tuple(e for e in answer.impacted if keep(e)))
+        only = tenant_filter(project, tenant)
+        if only is not None:
+            answer = replace(answer, impacted=tuple(e for e in answer.impacted
+                                                    if only.admits(e.key.partition)))
         return replace(answer, checkpoints=_decisions(project, reader,
                                                       [key, *(e.key for e in answer.impacted)]))
 

@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from flowstone_cli.api.actor import current_actor
+from flowstone_cli.api.tenants import tenant_filter
 from flowstone_cli.api.wiring import open_store
 from flowstone_cli.errors import NotFoundError, UsageError
 from flowstone_cli.keys import validate_partition_key_part
@@ -97,9 +98,9 @@ def partition_status(project: Project, asset: str, *, tenant: str | None = None
             latest = reader.latest_materializations([asset])
             attempts = reader.latest_attempts([asset])
     keys = spec.partitions.keys(now=datetime.now(timezone.utc), dynamic_keys=dynamic)
-    if tenant is not None:
-        needle = f"{project.config.project.tenant_dimension or 'tenant'}={tenant}"
-        keys = [k for k in keys if needle in k.split(",")]
+    only = tenant_filter(project, tenant)
+    if only is not None:
+        keys = [k for k in keys if only.owns(k)]
     materialized, failed, missing = [], [], []
     for key in keys:
         attempt = attempts.get((asset, key))

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from flowstone_cli.api.checks import target_problems
+from flowstone_cli.api.tenants import tenant_filter
 from flowstone_cli.api.partitions import partition_status
 from flowstone_cli.definitions.asset import AssetSpec
 from flowstone_cli.errors import Problem, UsageError
@@ -116,12 +117,9 @@ def list_assets(project: Project, *, tenant: str | None = None) -> list[dict[str
     """Every asset of the project as plain data, in dependency order; with `tenant`, only the
     assets partitioned by the project's tenant dimension that have that tenant."""
     specs = [project.definitions.assets[n] for n in project.definitions.order]
-    if tenant is not None:
-        dimension = project.config.project.tenant_dimension
-        if not dimension:
-            raise UsageError("--tenant needs `[project] tenant_dimension` in flowstone.toml",
-                             hint='Add e.g. tenant_dimension = "tenant".')
-        specs = [s for s in specs if _serves_tenant(s, dimension, tenant)]
+    only = tenant_filter(project, tenant)
+    if only is not None:
+        specs = [s for s in specs if _serves_tenant(s, only.dimension, only.tenant)]
     return [describe_asset(spec, root=project.root) for spec in specs]
 
 

@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from typing import Any, TypeVar
 
 from flowstone_cli.api.materialize import DecidedPlan, MaterializeOptions, apply_gates, run_plan
+from flowstone_cli.api.tenants import tenant_filter
 from flowstone_cli.api.ownership import dead_runs, reap, reap_dead_runs
 from flowstone_cli.api.wiring import open_store
 from flowstone_cli.definitions.partitioning import is_keyed, upstream_keys
@@ -68,19 +69,14 @@ def list_runs(project: Project, *, limit: int = 20, status: str | None = None,
     if status is not None and status not in {s.value for s in RunStatus}:
         raise UsageError(f"unknown run status `{status}`",
                          hint=f"Use one of: {', '.join(s.value for s in RunStatus)}.")
-    if tenant is None:
+    only = tenant_filter(project, tenant)
+    if only is None:
         return _read(open_store(project), lambda r: r.list_runs(limit=limit, status=status))
-    dimension = project.config.project.tenant_dimension
-    if not dimension:
-        raise UsageError("--tenant needs `[project] tenant_dimension` in flowstone.toml",
-                         hint='Add e.g. tenant_dimension = "tenant".')
-    needle = f"{dimension}={tenant}"
 
     def query(reader: StoreReader) -> list[RunRecord]:
         found: list[RunRecord] = []
         for run in reader.list_runs(limit=max(limit * 20, 200), status=status):
-            if any(needle in (step.partition or "").split(",")
-                   for step in reader.steps_for_run(run.run_id)):
+            if any(only.owns(step.partition) for step in reader.steps_for_run(run.run_id)):
                 found.append(run)
                 if len(found) >= limit:
                     break

@@ -36,11 +36,6 @@ def pass_record(spec: CheckpointSpec, key: StepKey, run_id: str, upstream_step_i
         requested_at=now, decided_at=now, decided_by="condition", backfill_id=backfill_id)
 
 
-def waiting_reason(request: CheckpointRequest) -> str:
-    """What the run summary says about a step held by `request`."""
-    return f"{WAITING_PREFIX}flowstone approve {request.request_id}"
-
-
 def is_waiting(reason: str) -> bool:
     """Whether a held checkpoint step waits for a person (rather than was rejected)."""
     return reason.startswith(WAITING_PREFIX)

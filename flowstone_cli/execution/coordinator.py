@@ -30,13 +30,13 @@ from flowstone_cli.execution.checkpointing import (
     is_waiting,
     new_request,
     pass_record,
-    waiting_reason,
 )
 from flowstone_cli.execution.tasks import InputRef, ResultStatus, StepResult, StepTask
 from flowstone_cli.io.publish import fsync_directory
 from flowstone_cli.metadata.ids import new_id
 from flowstone_cli.metadata.records import LineageRecord, StepRecord
 from flowstone_cli.metadata.statuses import RunStatus, StepStatus
+from flowstone_cli.planning.gates import reason_for
 from flowstone_cli.planning.plan import Action, Plan, StepKey
 
 Key = tuple[str, "str | None"]
@@ -321,7 +321,7 @@ class Coordinator:
         request = new_request(spec, key, self.run_id, result, utc(result.ended_at),
                               self.settings.backfill_id)
         self.recorder.checkpoint(request)
-        reason = waiting_reason(request)
+        reason = reason_for(request)
         self.outcomes[key] = StepOutcome(key, StepStatus.WAITING_APPROVAL, reason,
                                          duration_ms=result.duration_ms,
                                          step_id=result.step_id)

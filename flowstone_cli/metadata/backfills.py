@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from flowstone_cli.errors import NotFoundError, UsageError
 from flowstone_cli.metadata.codec import Column, Kind, Table, encode_time
+from flowstone_cli.metadata.records import plain
 from flowstone_cli.metadata.records import StepRecord
 from flowstone_cli.metadata.steps import STEPS
 
@@ -59,12 +60,7 @@ class BackfillRecord:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for `--json`."""
-        out = {}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            out[f.name] = value.isoformat() if isinstance(value, datetime) else (
-                value.value if isinstance(value, Enum) else value)
-        return out
+        return {f.name: plain(getattr(self, f.name)) for f in fields(self)}
 
 
 BACKFILLS: Table[BackfillRecord] = Table("backfills", BackfillRecord, [

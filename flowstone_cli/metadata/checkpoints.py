@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from flowstone_cli.errors import NotFoundError, UsageError
 from flowstone_cli.metadata.codec import Column, Kind, Table, encode_time
+from flowstone_cli.metadata.records import plain
 
 if TYPE_CHECKING:
     from duckdb import DuckDBPyConnection
@@ -54,12 +55,7 @@ class CheckpointRequest:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for `--json`."""
-        out: dict[str, Any] = {}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            out[f.name] = value.isoformat() if isinstance(value, datetime) else (
-                value.value if isinstance(value, Enum) else value)
-        return out
+        return {f.name: plain(getattr(self, f.name)) for f in fields(self)}
 
 
 CHECKPOINTS: Table[CheckpointRequest] = Table("checkpoints", CheckpointRequest, [

@@ -15,7 +15,8 @@ from typing import Any
 from flowstone_cli.metadata.statuses import EventLevel, RunStatus, StepStatus
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
+    """A value as JSON-ready data: ISO-8601 times, enums as their values."""
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, Enum):
@@ -64,7 +65,7 @@ class RunRecord:
 
     def to_dict(self) -> dict[str, Any]:
         """The run as JSON-ready plain data (ISO-8601 times, status as its string value)."""
-        return {f.name: _plain(getattr(self, f.name)) for f in fields(self)}
+        return {f.name: plain(getattr(self, f.name)) for f in fields(self)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +120,7 @@ class StepRecord:
 
     def to_dict(self) -> dict[str, Any]:
         """The step as JSON-ready plain data (ISO-8601 times, status as its string value)."""
-        return {f.name: _plain(getattr(self, f.name)) for f in fields(self)}
+        return {f.name: plain(getattr(self, f.name)) for f in fields(self)}
 
 
 @dataclass(frozen=True, slots=True)
