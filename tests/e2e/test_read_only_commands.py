@@ -127,3 +127,17 @@ def test_usage_errors_exit_2_with_a_message_not_a_traceback() -> None:
         assert result.code == 2, (args, result.stderr)
         assert "Error:" in result.stderr and "Traceback" not in result.stderr
         assert "internal error" not in result.stderr
+
+
+def test_ctrl_c_while_the_cli_starts_exits_130_without_a_traceback() -> None:
+    import subprocess
+    import sys
+
+    code = ("import flowstone_cli.cli.main as cli\n"
+            "def interrupted(argv=None):\n    raise KeyboardInterrupt\n"
+            "cli.main = interrupted\n"
+            "from flowstone_cli.cli.entry import run\nrun()\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=False)
+    assert proc.returncode == 130
+    assert "interrupted" in proc.stderr and "Traceback" not in proc.stderr
