@@ -49,6 +49,14 @@ _EXPORTS = {
     "UnpartitionedMapping": "flowstone_cli.partitions",
     "MultiPartitionMapping": "flowstone_cli.partitions",
     "DimensionMapping": "flowstone_cli.partitions",
+    "asset_check": "flowstone_cli.definitions.checks",
+    "AssetCheckSpec": "flowstone_cli.definitions.checks",
+    "CheckResult": "flowstone_cli.definitions.checks",
+    "not_null": "flowstone_cli.definitions.builtin_checks",
+    "unique": "flowstone_cli.definitions.builtin_checks",
+    "accepted_values": "flowstone_cli.definitions.builtin_checks",
+    "row_count": "flowstone_cli.definitions.builtin_checks",
+    "freshness": "flowstone_cli.definitions.builtin_checks",
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -27,6 +27,7 @@ class EventKind(str, Enum):
     STEP_CANCELED = "step_canceled"
     STEP_TIMED_OUT = "step_timed_out"
     STEP_WAITING = "step_waiting"
+    CHECK_FAILED = "check_failed"
     LOG = "log"
 
 

@@ -27,7 +27,7 @@ from flowstone_cli.execution.executors.inline import InlineExecutor
 from flowstone_cli.execution.executors.process import ProcessExecutor
 from flowstone_cli.execution.outcomes import RunSummary
 from flowstone_cli.execution.recorder import RunRecorder
-from flowstone_cli.lineage.staleness import decide
+from flowstone_cli.lineage.staleness import decide, failed_blocking_checks
 from flowstone_cli.metadata.ids import new_run_id
 from flowstone_cli.metadata.records import RunRecord
 from flowstone_cli.metadata.statuses import RunStatus
@@ -114,19 +114,37 @@ def decided_plan(project: Project, store: MetadataStore, selection: Sequence[str
 
     plan = build_plan(definitions, chosen, partitions_of=partitions_of, upstream_keys=mapper)
     assets = {k.asset for s in plan.steps for k in (s.key, *s.upstream)}
-    latest, attempts, consumed = {}, {}, {}
+    latest, attempts, consumed, blocked = {}, {}, {}, {}
     if store.exists():  # a fresh project has no history; do not even load DuckDB for it
         with store.reader() as reader:
             latest = reader.latest_materializations(sorted(assets))
             attempts = reader.latest_attempts(sorted({s.key.asset for s in plan.steps}))
             consumed = reader.lineage_for_steps([m.step_id for m in latest.values()])
+            blocked = failed_blocking_checks(definitions, latest, reader.check_verdicts)
     decided = decide(plan, definitions, latest=latest, attempts=attempts, consumed=consumed,
-                     now=now, force=force, done=done or set())
+                     now=now, force=force, done=done or set(), blocked=blocked)
+    decided = hold_behind_failed_checks(decided, latest, blocked)
     current = {key: Current(rec.step_id, rec.data_version) for key, rec in latest.items()}
     keyed = frozenset((a, up) for a in chosen.assets for up in definitions.assets[a].inputs
                       if is_keyed(definitions.assets[a], definitions.assets[up]))
     decided, approvals = apply_gates(decided, definitions, store, current)
     return DecidedPlan(decided, current, keyed, approvals)
+
+
+def hold_behind_failed_checks(plan: Plan, latest: dict, blocked: dict[str, str]) -> Plan:
+    """Skip steps that would read a value whose blocking checks failed (when that value is
+    not recomputed in this plan): bad data does not flow downstream."""
+    if not blocked:
+        return plan
+    held: dict[StepKey, tuple[Action, str]] = {}
+    for step in plan.to_run:
+        for up in step.upstream:
+            cur = latest.get((up.asset, up.partition))
+            if cur is not None and cur.step_id in blocked and not (
+                    up in plan and plan.get(up).action is Action.RUN):
+                held[step.key] = (Action.BLOCKED, f"upstream {up} {blocked[cur.step_id]}")
+                break
+    return plan.decide(held) if held else plan
 
 
 def apply_gates(plan: Plan, definitions: Any, store: MetadataStore,

@@ -21,7 +21,7 @@ _FINISHED = {EventKind.STEP_SUCCEEDED, EventKind.STEP_FAILED, EventKind.STEP_SKI
 _STYLE = {EventKind.STEP_SUCCEEDED: "green", EventKind.STEP_FAILED: "red",
           EventKind.STEP_TIMED_OUT: "red", EventKind.STEP_SKIPPED: "yellow",
           EventKind.STEP_CANCELED: "yellow", EventKind.STEP_UP_TO_DATE: "dim",
-          EventKind.STEP_RETRYING: "yellow"}
+          EventKind.STEP_RETRYING: "yellow", EventKind.CHECK_FAILED: "yellow"}
 
 
 class RunView:
@@ -70,7 +70,8 @@ class RunView:
         if self.log_format == "json":
             sys.stderr.write(self.printer.clean(json.dumps(event.to_dict())) + "\n")
             return
-        important = event.kind in _FINISHED or event.kind is EventKind.STEP_RETRYING
+        important = event.kind in _FINISHED or event.kind in (EventKind.STEP_RETRYING,
+                                                             EventKind.CHECK_FAILED)
         if self._live is not None:
             if important and event.kind is not EventKind.STEP_UP_TO_DATE:
                 self._recent = (self._recent + [Text(self.printer.clean(event.message),

@@ -10,6 +10,7 @@ from types import MappingProxyType
 from flowstone_cli.dag import DAG
 from flowstone_cli.definitions.asset import AssetSpec
 from flowstone_cli.definitions.automation import ScheduleSpec, SensorSpec
+from flowstone_cli.definitions.checks import AssetCheckSpec
 from flowstone_cli.errors import NotFoundError
 
 
@@ -34,10 +35,12 @@ class Definitions:
     order: tuple[str, ...]
     schedules: Mapping[str, ScheduleSpec] = field(default_factory=dict)
     sensors: Mapping[str, SensorSpec] = field(default_factory=dict)
+    checks: Mapping[str, tuple[AssetCheckSpec, ...]] = field(default_factory=dict)
 
     @classmethod
     def from_specs(cls, specs: Iterable[AssetSpec], schedules: Iterable[ScheduleSpec] = (),
-                   sensors: Iterable[SensorSpec] = ()) -> Definitions:
+                   sensors: Iterable[SensorSpec] = (),
+                   checks: Iterable[AssetCheckSpec] = ()) -> Definitions:
         """Build definitions from specs that already passed validation.
 
         Raises:
@@ -46,9 +49,22 @@ class Definitions:
         assets = {spec.name: spec for spec in specs}
         dag = DAG({name: spec.upstream for name, spec in assets.items()})
         order = tuple(dag.topological_order())
+        by_asset: dict[str, list[AssetCheckSpec]] = {}
+        for check in checks:
+            by_asset.setdefault(check.asset, []).append(check)
         return cls(assets=MappingProxyType(assets), dag=dag, order=order,
                    schedules=MappingProxyType({s.name: s for s in schedules}),
-                   sensors=MappingProxyType({s.name: s for s in sensors}))
+                   sensors=MappingProxyType({s.name: s for s in sensors}),
+                   checks=MappingProxyType({a: tuple(c) for a, c in by_asset.items()}))
+
+    def checks_of(self, asset: str) -> tuple[AssetCheckSpec, ...]:
+        """The checks declared for `asset`, in declaration order."""
+        return self.checks.get(asset, ())
+
+    @property
+    def all_checks(self) -> list[AssetCheckSpec]:
+        """Every check, by asset in topological order."""
+        return [c for name in self.order for c in self.checks.get(name, ())]
 
     def __len__(self) -> int:
         return len(self.assets)

@@ -81,7 +81,8 @@ def build_runtime(project: Project, assets: Iterable[str]) -> StepRuntime:
     required = {r for n in involved for r in definitions.assets[n].requires}
     return StepRuntime(definitions.assets, managers,
                        ResourceSet(build_resources(project, required)),
-                       tenant_dimension=project.config.project.tenant_dimension)
+                       tenant_dimension=project.config.project.tenant_dimension,
+                       checks=definitions.checks)
 
 
 

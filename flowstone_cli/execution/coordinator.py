@@ -21,6 +21,7 @@ from flowstone_cli.definitions.checkpoint import CheckpointSpec
 from flowstone_cli.definitions.definitions import Definitions
 from flowstone_cli.durations import parse_duration
 from flowstone_cli.events import Event, EventKind, EventSink, Level
+from flowstone_cli.execution.check_runner import blocking_failures, check_records, failure_text
 from flowstone_cli.execution.claims import CancelRequested, ClaimBook, ClaimUpdate
 from flowstone_cli.execution.executors.base import Executor
 from flowstone_cli.execution.interrupts import hold_sigint, release_sigint
@@ -278,6 +279,8 @@ class Coordinator:
                 self._unsynced_dirs.add(os.path.dirname(result.uri))
             self.current[(key.asset, key.partition)] = Current(result.step_id,
                                                                result.data_version)
+            if result.checks and self._checks_block(key, result):
+                return
             self.outcomes[key] = StepOutcome(key, status, self.plan.get(key).reason,
                                              duration_ms=result.duration_ms,
                                              step_id=result.step_id, rows=result.rows)
@@ -314,6 +317,37 @@ class Coordinator:
             self._skip_downstream(key, "run canceled", StepStatus.CANCELED)
         else:
             self._skip_downstream(key, f"upstream {key} {status.value}")
+
+    def _checks_block(self, key: StepKey, result: StepResult) -> bool:
+        """Record the step's check results; True when a blocking check failed (the value is
+        stored and recorded, but its downstream is skipped and the run fails)."""
+        self.recorder.checks(check_records(result.checks, asset=key.asset,
+                                           partition=key.partition,
+                                           materialization=result.step_id, run_id=self.run_id))
+        failures = blocking_failures(result.checks)
+        for check in result.checks:
+            if not check["passed"] and check not in failures:
+                self._emit(EventKind.CHECK_FAILED, f"{key} check {check['name']} failed "
+                           f"({check['severity']}): {check['message']}", key=key,
+                           step_id=result.step_id, level=Level.WARNING,
+                           data={"check": check["name"], "severity": check["severity"]})
+        if not failures:
+            return False
+        message = failure_text(failures, key.asset)
+        self.outcomes[key] = StepOutcome(key, StepStatus.FAILED, message,
+                                         duration_ms=result.duration_ms, step_id=result.step_id,
+                                         rows=result.rows, error_code="check_failed",
+                                         hint="Fix the data (or the check), then materialize "
+                                              "again: the value is not current until its "
+                                              "blocking checks pass.")
+        self._emit(EventKind.STEP_FAILED, f"{key} {message}", key=key, step_id=result.step_id,
+                   level=Level.ERROR, data={"error_code": "check_failed",
+                                            "checks": [f["name"] for f in failures]})
+        if self.settings.fail_fast:
+            self._stop_scheduling = True
+        self._skip_downstream(key, f"upstream {key} failed blocking check "
+                              + ", ".join(f["name"] for f in failures))
+        return True
 
     def _await_approval(self, key: StepKey, result: StepResult) -> None:
         spec = self.definitions.assets[key.asset]

@@ -18,6 +18,7 @@ from typing import TypeVar
 from flowstone_cli.events import Event, EventKind
 from flowstone_cli.execution.liveness import HEARTBEAT_SECONDS
 from flowstone_cli.metadata.checkpoints import CheckpointRequest
+from flowstone_cli.metadata.checks import CheckRecord
 from flowstone_cli.metadata.ids import new_id
 from flowstone_cli.metadata.records import EventRecord, LineageRecord, RunRecord, StepRecord
 from flowstone_cli.metadata.statuses import EventLevel
@@ -56,6 +57,7 @@ class RunRecorder:
         self.poll_interval = poll_interval
         self._steps: list[StepRecord] = []
         self._checkpoints: list[CheckpointRequest] = []
+        self._checks: list[CheckRecord] = []
         self._lineage: list[LineageRecord] = []
         self._events: list[EventRecord] = []
         self._last_flush = time.monotonic()
@@ -80,6 +82,10 @@ class RunRecorder:
         """Buffer a checkpoint request (or pass) made by this run."""
         self._checkpoints.append(request)
 
+    def checks(self, rows: list[CheckRecord]) -> None:
+        """Buffer asset check results."""
+        self._checks.extend(rows)
+
     def event(self, event: Event) -> None:
         """Buffer an event for the run's log."""
         self._events.append(EventRecord(
@@ -90,7 +96,7 @@ class RunRecorder:
     @property
     def pending(self) -> int:
         """Rows waiting to be written."""
-        return len(self._steps) + len(self._lineage) + len(self._events)
+        return len(self._steps) + len(self._lineage) + len(self._events) + len(self._checks)
 
     def due(self, *, polling: bool = False) -> bool:
         """Whether a flush is due now (`polling`: the caller waits for something in the store)."""
@@ -124,6 +130,8 @@ class RunRecorder:
                 writer.insert_checkpoints(self._checkpoints)
             if self._lineage:
                 writer.insert_lineage(self._lineage)
+            if self._checks:
+                writer.insert_checks(self._checks)
             if self._events:
                 writer.insert_events(self._events)
             writer.update_run(self.run_id, heartbeat_at=now, **run_fields)
@@ -132,6 +140,7 @@ class RunRecorder:
         self._steps.clear()
         self._checkpoints.clear()
         self._lineage.clear()
+        self._checks.clear()
         self._events.clear()
         self._last_flush = time.monotonic()
         return result

@@ -20,9 +20,11 @@ from typing import Any
 
 from flowstone_cli.definitions.asset import AssetSpec
 from flowstone_cli.definitions.checkpoint import CheckpointSpec
+from flowstone_cli.definitions.checks import AssetCheckSpec
 from flowstone_cli.definitions.context import AssetContext, Resources, StepLog
 from flowstone_cli.definitions.output import Output
 from flowstone_cli.errors import FlowStoneError, ResourceError, TenantIsolationError
+from flowstone_cli.execution.check_runner import run_checks
 from flowstone_cli.errors import StepError as StepFailure
 from flowstone_cli.execution.tasks import ResultStatus, StepError, StepResult, StepTask
 from flowstone_cli.io.base import IOManager, StoreContext
@@ -77,14 +79,17 @@ class StepRuntime:
         assets: asset name -> spec.
         io_managers: I/O manager name -> instance.
         resources: this process's resources (set up lazily).
+        checks: asset name -> its checks, run right after the value is stored.
     """
 
     def __init__(self, assets: Mapping[str, AssetSpec], io_managers: Mapping[str, IOManager],
-                 resources: ResourceSet, *, tenant_dimension: str | None = None) -> None:
+                 resources: ResourceSet, *, tenant_dimension: str | None = None,
+                 checks: Mapping[str, tuple[AssetCheckSpec, ...]] | None = None) -> None:
         self.assets = assets
         self.io_managers = io_managers
         self.resources = resources
         self.tenant_dimension = tenant_dimension
+        self.checks = checks or {}
 
     def manager_for(self, asset: str) -> IOManager:
         """The I/O manager that stores `asset`."""
@@ -117,13 +122,16 @@ class StepRuntime:
             context = replace(self.store_context(task.asset, task.partition, task.run_id),
                               sync_directory=False)
             stored = manager.store(context, value)
+            checks = run_checks(self.checks.get(spec.name, ()), value,
+                                lambda: self._context(spec, task, log))
         except BaseException as exc:  # noqa: BLE001 - the user-code error boundary
             return StepResult(status=ResultStatus.FAILED, ended_at=time.time(),
                               logs=_logs(log), error=self._describe(spec, exc), **base)
         return StepResult(status=ResultStatus.SUCCEEDED, ended_at=time.time(), uri=stored.uri,
                           io_manager=spec.io_manager, size_bytes=stored.size_bytes,
                           rows=stored.rows, data_version=stored.data_version,
-                          metadata=_json_safe(metadata), logs=_logs(log), **base)
+                          metadata=_json_safe(metadata), logs=_logs(log), checks=checks,
+                          **base)
 
     def _tenant_of(self, asset: str, partition: str | None) -> str | None:
         if self.tenant_dimension is None or partition is None:

@@ -102,6 +102,7 @@ class StepResult:
     metadata: dict[str, Any] = field(default_factory=dict)
     logs: tuple[tuple[float, str, str], ...] = ()
     error: StepError | None = None
+    checks: tuple[dict[str, Any], ...] = ()  # asset check results (see check_runner.py)
 
     @property
     def duration_ms(self) -> float:

@@ -7,9 +7,10 @@ that re-materialized to identical content (same hash) does not make it stale.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from enum import Enum
+from typing import Any
 
 from flowstone_cli.definitions.definitions import Definitions
 from flowstone_cli.durations import parse_duration
@@ -25,6 +26,7 @@ class StaleReason(str, Enum):
 
     MISSING = "missing"
     LAST_FAILED = "last attempt failed"
+    CHECK_FAILED = "failed blocking check"
     CODE_CHANGED = "code changed"
     UPSTREAM_CHANGED = "upstream changed"
     UPSTREAM_STALE = "upstream stale"
@@ -57,7 +59,7 @@ def _upstream_changed(step: PlannedStep, materialization: StepRecord,
 def staleness(step: PlannedStep, definitions: Definitions, *,
               latest: Mapping[Key, StepRecord], attempts: Mapping[Key, StepRecord],
               consumed: Mapping[str, Sequence[LineageRecord]], stale_upstream: set[StepKey],
-              now: datetime) -> StaleReason:
+              now: datetime, blocked: Mapping[str, str] | None = None) -> StaleReason:
     """The reason `step` is stale, or `UP_TO_DATE`.
 
     Args:
@@ -68,6 +70,7 @@ def staleness(step: PlannedStep, definitions: Definitions, *,
         consumed: materialization id -> the lineage it recorded.
         stale_upstream: upstream steps already known to be stale (they will run).
         now: the current time, for `max_age`.
+        blocked: materialization id -> failed blocking checks; such a value is not current.
     """
     key = (step.key.asset, step.key.partition)
     materialization = latest.get(key)
@@ -80,6 +83,8 @@ def staleness(step: PlannedStep, definitions: Definitions, *,
             and materialization.ended_at is not None
             and attempt.ended_at > materialization.ended_at):
         return StaleReason.LAST_FAILED
+    if blocked and materialization.step_id in blocked:
+        return StaleReason.CHECK_FAILED
     spec = definitions.assets[step.key.asset]
     if materialization.code_version != spec.code_version:
         return StaleReason.CODE_CHANGED
@@ -96,10 +101,12 @@ def staleness(step: PlannedStep, definitions: Definitions, *,
 
 def decide(plan: Plan, definitions: Definitions, *, latest: Mapping[Key, StepRecord],
            attempts: Mapping[Key, StepRecord], consumed: Mapping[str, Sequence[LineageRecord]],
-           now: datetime, force: bool = False, done: set[Key] | None = None) -> Plan:
+           now: datetime, force: bool = False, done: set[Key] | None = None,
+           blocked: Mapping[str, str] | None = None) -> Plan:
     """The plan with every step marked run (with its staleness reason) or skip (up to date).
 
     Steps in `done` (finished earlier by the same backfill) are skipped as `done earlier`.
+    `blocked` maps materializations whose blocking checks failed to the failed checks' text.
     """
     decisions: dict[StepKey, tuple[Action, str]] = {}
     stale: set[StepKey] = set()
@@ -113,10 +120,31 @@ def decide(plan: Plan, definitions: Definitions, *, latest: Mapping[Key, StepRec
             reason = StaleReason.FORCED
         else:
             reason = staleness(step, definitions, latest=latest, attempts=attempts,
-                               consumed=consumed, stale_upstream=stale, now=now)
+                               consumed=consumed, stale_upstream=stale, now=now,
+                               blocked=blocked)
         if reason is StaleReason.UP_TO_DATE:
             decisions[step.key] = (Action.SKIP, reason.value)
         else:
             stale.add(step.key)
-            decisions[step.key] = (Action.RUN, reason.value)
+            text = reason.value
+            if reason is StaleReason.CHECK_FAILED and blocked:
+                text = blocked[latest[(step.key.asset, step.key.partition)].step_id]
+            decisions[step.key] = (Action.RUN, text)
     return plan.decide(decisions)
+
+
+def failed_blocking_checks(definitions: Definitions, latest: Mapping[Key, StepRecord],
+                           verdicts: Callable[[list[str]], Sequence[Any]]) -> dict[str, str]:
+    """Materialization id -> "failed blocking check X, Y" for current values whose newest
+    blocking checks failed. `verdicts` reads check results for materialization ids; it is
+    called only when some latest value belongs to an asset with a blocking check."""
+    ids = [rec.step_id for (asset, _), rec in latest.items()
+           if any(c.blocking for c in definitions.checks_of(asset))]
+    if not ids:
+        return {}
+    failed: dict[str, list[str]] = {}
+    for verdict in verdicts(ids):
+        if verdict.blocks:
+            failed.setdefault(verdict.materialization, []).append(verdict.check_name)
+    return {m: f"{StaleReason.CHECK_FAILED.value} {', '.join(names)}"
+            for m, names in failed.items()}

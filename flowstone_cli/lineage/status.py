@@ -20,7 +20,7 @@ from flowstone_cli.definitions.definitions import Definitions
 from flowstone_cli.definitions.partitioning import upstream_keys
 from flowstone_cli.errors import FlowStoneError
 from flowstone_cli.lineage.graph import uses_dynamic_partitions
-from flowstone_cli.lineage.staleness import decide
+from flowstone_cli.lineage.staleness import decide, failed_blocking_checks
 from flowstone_cli.metadata.records import LineageRecord
 from flowstone_cli.planning.partition_selection import PartitionRequest, partitions_for
 from flowstone_cli.planning.plan import Action, build_plan
@@ -181,8 +181,10 @@ def stale_steps(definitions: Definitions, chosen: Selection, request: PartitionR
         own = [latest[k].step_id for k in ((s.key.asset, s.key.partition) for s in plan.steps)
                if k in latest]
         consumed = _LazyLineage(reader, own)
+    blocked = failed_blocking_checks(definitions, latest, reader.check_verdicts) \
+        if reader is not None else {}
     decided = decide(plan, definitions, latest=latest, attempts=attempts, consumed=consumed,
-                     now=now)
+                     now=now, blocked=blocked)
     stale = []
     for step in decided.steps:
         if step.action is not Action.RUN:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from flowstone_cli.metadata import automation as automation_table
 from flowstone_cli.metadata import backfills as backfill_table
 from flowstone_cli.metadata import checkpoints as checkpoint_table
+from flowstone_cli.metadata import checks as check_table
 from flowstone_cli.metadata import claims as claim_table
 from flowstone_cli.metadata import events as event_table
 from flowstone_cli.metadata import lineage as lineage_table
@@ -236,6 +237,19 @@ class StoreReader:
         """A checkpoint request by id or unique prefix."""
         return checkpoint_table.get(self._conn, request_id)
 
+    def check_verdicts(self, materializations: Collection[str]) -> list[check_table.CheckRecord]:
+        """The newest result of each asset check on each of these materializations."""
+        return check_table.verdicts(self._conn, materializations)
+
+    def checks_for_runs(self, run_ids: Collection[str]) -> list[check_table.CheckRecord]:
+        """Every check result the runs recorded."""
+        return check_table.for_runs(self._conn, run_ids)
+
+    def check_history(self, asset: str, check: str | None = None, *, limit: int = 50
+                      ) -> list[check_table.CheckRecord]:
+        """Newest check results of an asset, newest first."""
+        return check_table.history(self._conn, asset, check, limit)
+
     def list_checkpoints(self, *, status: str | None = None, run_id: str | None = None,
                          backfill_id: str | None = None, limit: int = 100
                          ) -> list[checkpoint_table.CheckpointRequest]:
@@ -374,6 +388,10 @@ class StoreWriter(StoreReader):
                            message: str | None = None) -> None:
         """Append one evaluation to a sensor's history."""
         automation_table.record_sensor_tick(self._conn, sensor, ts, status, run_ids, message)
+
+    def insert_checks(self, rows: Sequence[check_table.CheckRecord]) -> None:
+        """Record asset check results."""
+        check_table.insert(self._conn, rows)
 
     # -- checkpoints and notifications (issue 7) --
     def insert_checkpoints(self, requests: Sequence[checkpoint_table.CheckpointRequest]

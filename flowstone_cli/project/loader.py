@@ -12,11 +12,12 @@ from typing import Any
 from flowstone_cli.definitions.asset import AssetSpec
 from flowstone_cli.definitions.automation import ScheduleSpec, SensorSpec
 from flowstone_cli.definitions.checkpoint import CheckpointSpec, checkpoint_problems
+from flowstone_cli.definitions.checks import AssetCheckSpec
 from flowstone_cli.definitions.definitions import Definitions
 from flowstone_cli.errors import ConfigError, DefinitionError, Problem
 from flowstone_cli.project.config import CONFIG_FILE, FlowStoneConfig, read_config
 from flowstone_cli.project.discovery import import_project_modules
-from flowstone_cli.project.validation import automation_problems, validate_specs
+from flowstone_cli.project.validation import automation_problems, check_problems, validate_specs
 
 METADATA_FILE = "flowstone.duckdb"
 
@@ -141,14 +142,16 @@ def inspect_project(root: Path, env: Mapping[str, str]) -> LoadReport:
     specs = resolve_checkpoints(collect_specs(discovered.modules))
     schedules = collect_specs(discovered.modules, ScheduleSpec)
     sensors = collect_specs(discovered.modules, SensorSpec)
+    checks = collect_specs(discovered.modules, AssetCheckSpec)
     problems.extend(validate_specs(specs, config))
+    problems.extend(check_problems(checks, specs))
     problems.extend(automation_problems(schedules, sensors))
     problems.extend(checkpoint_problems(specs, config.notifications if config else None))
     if problems or config is None:
         return LoadReport(None, tuple(problems), tuple(specs))
     storage_root = storage_root_for(root, config)
     project = Project(root=root, config=config,
-                      definitions=Definitions.from_specs(specs, schedules, sensors),
+                      definitions=Definitions.from_specs(specs, schedules, sensors, checks),
                       storage_root=storage_root,
                       metadata_path=metadata_path_for(root, config, storage_root),
                       secrets=secrets, package=discovered.package)

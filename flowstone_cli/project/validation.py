@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from flowstone_cli.dag import DAG
 from flowstone_cli.definitions.asset import AssetSpec
 from flowstone_cli.definitions.automation import ScheduleSpec, SensorSpec
+from flowstone_cli.definitions.checks import AssetCheckSpec
 from flowstone_cli.definitions.definitions import did_you_mean
 from flowstone_cli.definitions.partitioning import partition_problems
 from flowstone_cli.durations import parse_duration
@@ -191,4 +192,27 @@ def automation_problems(schedules: Sequence[ScheduleSpec],
         except FlowStoneError as exc:
             problems.append(Problem("bad_duration", f"sensor `{spec.name}`: {exc.message}",
                                     spec.location, exc.hint))
+    return problems
+
+
+def check_problems(checks: Sequence[AssetCheckSpec], specs: Sequence[AssetSpec]) -> list[Problem]:
+    """Asset checks: the asset exists, names are unique per asset, built-in arguments are valid."""
+    problems: list[Problem] = []
+    names = [s.name for s in specs]
+    seen: dict[str, AssetCheckSpec] = {}
+    for check in checks:
+        for message in check.problems:
+            problems.append(Problem("bad_check", f"check `{check.full_name}`: {message}",
+                                    check.location))
+        if check.asset not in names:
+            problems.append(Problem(
+                "unknown_asset", f"check `{check.name}` names unknown asset `{check.asset}`"
+                f"{did_you_mean(check.asset, names)}", check.location,
+                "Name an asset defined in the project: `flowstone list` shows them."))
+        other = seen.get(check.full_name)
+        if other is not None:
+            problems.append(Problem(
+                "duplicate_check", f"check `{check.full_name}` is declared twice (also at "
+                f"{other.location})", check.location, "Give one of them another `name=`."))
+        seen.setdefault(check.full_name, check)
     return problems

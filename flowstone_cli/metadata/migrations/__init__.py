@@ -18,6 +18,7 @@ from flowstone_cli.metadata.migrations import (
     m0003_ownership,
     m0004_automation,
     m0005_checkpoints,
+    m0006_checks,
 )
 
 if TYPE_CHECKING:
@@ -40,6 +41,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(m0004_automation.VERSION, m0004_automation.DESCRIPTION, m0004_automation.apply),
     Migration(m0005_checkpoints.VERSION, m0005_checkpoints.DESCRIPTION,
               m0005_checkpoints.apply),
+    Migration(m0006_checks.VERSION, m0006_checks.DESCRIPTION, m0006_checks.apply),
 )
 
 # Versions must run 1, 2, 3...: a gap or a duplicate would skip or repeat a schema change.
