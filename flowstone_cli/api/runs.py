@@ -21,6 +21,7 @@ from flowstone_cli.events import EventSink, discard
 from flowstone_cli.execution.coordinator import Current
 from flowstone_cli.execution.outcomes import RunSummary
 from flowstone_cli.metadata.checkpoints import CheckpointRequest
+from flowstone_cli.metadata.checks import CheckRecord
 from flowstone_cli.metadata.records import EventRecord, RunRecord, StepRecord
 from flowstone_cli.metadata.statuses import RunStatus, StepStatus
 from flowstone_cli.metadata.store import MetadataStore, StoreReader
@@ -41,12 +42,14 @@ class RunDetails:
     run: RunRecord
     steps: list[StepRecord]
     checkpoints: list[CheckpointRequest] = field(default_factory=list)
+    checks: list[CheckRecord] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for `--json`."""
         data = self.run.to_dict()
         data["steps"] = [s.to_dict() for s in self.steps]
         data["checkpoints"] = [c.to_dict() for c in self.checkpoints]
+        data["checks"] = [c.to_dict() for c in self.checks]
         return data
 
 
@@ -94,7 +97,8 @@ def show_run(project: Project, run_id: str) -> RunDetails:
                     if run.run_id in (c.run_id, c.resumed_run_id)]
         requests += [c for c in reader.checkpoints_for_runs([run.run_id])
                      if c.status.value == "passed"]
-        return RunDetails(run, reader.steps_for_run(run.run_id), requests)
+        return RunDetails(run, reader.steps_for_run(run.run_id), requests,
+                          reader.checks_for_runs([run.run_id]))
 
     return _read(open_store(project), query)
 

@@ -55,6 +55,14 @@ class CheckRecord:
         """`asset.check`."""
         return f"{self.asset}.{self.check_name}"
 
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for `--json`."""
+        return {"check": self.check_name, "asset": self.asset, "partition": self.partition,
+                "materialization": self.materialization, "run_id": self.run_id,
+                "passed": self.passed, "severity": self.severity, "blocking": self.blocking,
+                "message": self.message, "metadata": self.metadata,
+                "executed_at": self.executed_at.isoformat() if self.executed_at else None}
+
 
 CHECKS: Table[CheckRecord] = Table("checks", CheckRecord, [
     Column("check_id", "VARCHAR"),

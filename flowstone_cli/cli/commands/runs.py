@@ -91,6 +91,11 @@ def show_run(ctx: typer.Context, run_id: RunIdArg, json_flag: JsonOpt = False) -
                     if request.decided_by else request.status.value)
         patched = " · patched" if request.patch else ""
         printer.line(f"checkpoint {where}: request {request.request_id} {decision}{patched}")
+    if details.checks:
+        printer.table(["check", "partition", "result", "severity", "message"],
+                      [(c.full_name, c.partition or "", "passed" if c.passed else "FAILED",
+                        c.severity + (" · blocking" if c.blocking else ""), c.message or "")
+                       for c in details.checks], title="checks")
     for step in details.steps:
         if step.traceback:
             printer.line("")
