@@ -14,6 +14,7 @@ from flowstone_cli.reporting.svg import render_svg
 from flowstone_cli.reporting.tables import (
     Table,
     approvals_table,
+    checks_table,
     asset_table,
     history_table,
     run_table,
@@ -76,6 +77,8 @@ def render_html(report: Report) -> str:
         _table(run_table(report), css="runs", status_column="status"),
         f"<h2>Approvals ({len(report.approvals)})</h2>",
         _table(approvals_table(report), css="approvals", status_column="status"),
+        f"<h2>Checks ({len(report.checks)})</h2>",
+        _table(checks_table(report), css="checks", status_column="status"),
         f"<h2>History ({len(report.history)} attempts)</h2>",
         _table(history_table(report), css="history", status_column="status"),
         "</body>", "</html>", ""])

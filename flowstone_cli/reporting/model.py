@@ -16,6 +16,7 @@ from flowstone_cli.definitions.definitions import Definitions
 from flowstone_cli.metadata.lineage_queries import AssetSummary
 from flowstone_cli.definitions.checkpoint import CheckpointSpec
 from flowstone_cli.metadata.checkpoints import CheckpointRequest
+from flowstone_cli.metadata.checks import CheckRecord
 from flowstone_cli.metadata.records import LineageRecord, RunRecord, StepRecord
 from flowstone_cli.metadata.statuses import StepStatus
 from flowstone_cli.planning.selection import Selection
@@ -118,6 +119,7 @@ class Report:
         runs: the runs of those attempts (who, where, which command), oldest first.
         approvals: checkpoint requests and decisions of the selected checkpoints (who, when,
             why, patch, value hashes), oldest first.
+        checks: asset check results on the attempts in `history`, oldest first.
     """
 
     project: str
@@ -131,6 +133,7 @@ class Report:
     inputs: Mapping[str, tuple[LineageRecord, ...]]
     runs: tuple[RunRecord, ...]
     approvals: tuple[CheckpointRequest, ...] = ()
+    checks: tuple[CheckRecord, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form described by docs/report.schema.json."""
@@ -141,7 +144,8 @@ class Report:
                 "since": _iso(self.since), "assets": [a.to_dict() for a in self.assets],
                 "runs": [run_dict(r) for r in self.runs],
                 "history": [step_dict(s, self.inputs.get(s.step_id, ())) for s in self.history],
-                "approvals": [a.to_dict() for a in self.approvals]}
+                "approvals": [a.to_dict() for a in self.approvals],
+                "checks": [c.to_dict() for c in self.checks]}
 
 
 def build_report(definitions: Definitions, chosen: Selection, reader: StoreReader | None, *,
@@ -173,5 +177,10 @@ def build_report(definitions: Definitions, chosen: Selection, reader: StoreReade
                      if r.checkpoint in checkpoints
                      and (since is None or (r.requested_at and r.requested_at >= since))]
         approvals.sort(key=lambda r: r.requested_at or now)
+    checks: list[CheckRecord] = []
+    if reader is not None and any(definitions.checks_of(n) for n in assets):
+        checks = reader.checks_for_runs({s.run_id for s in history})
+        checks.sort(key=lambda c: (c.executed_at or now, c.asset, c.check_name))
     return Report(project, now, flowstone_version, schema_version, selection, since,
-                  tuple(rows), tuple(history), inputs, tuple(runs), tuple(approvals))
+                  tuple(rows), tuple(history), inputs, tuple(runs), tuple(approvals),
+                  tuple(checks))

@@ -47,6 +47,14 @@ def run_table(report: Report) -> Table:
              "ended (UTC)"], rows)
 
 
+def checks_table(report: Report) -> Table:
+    """Asset check results: which value, passed or failed, how bad, why."""
+    rows = [[c.full_name, _text(c.partition), "passed" if c.passed else "failed",
+             c.severity + (" (blocking)" if c.blocking else ""), _text(c.message),
+             _time(c.executed_at), _text(c.run_id)] for c in report.checks]
+    return (["check", "partition", "status", "severity", "message", "when (UTC)", "run"], rows)
+
+
 def approvals_table(report: Report) -> Table:
     """Checkpoint requests and decisions: who decided, when, why, and what changed."""
     rows = [[a.request_id, a.checkpoint + (f"[{a.partition}]" if a.partition else ""),
@@ -96,6 +104,7 @@ def render_markdown(report: Report) -> str:
              f"## Runs: audit trail ({len(report.runs)})", "", *_md_table(run_table(report)), "",
              f"## Approvals ({len(report.approvals)})", "",
              *_md_table(approvals_table(report)), "",
+             f"## Checks ({len(report.checks)})", "", *_md_table(checks_table(report)), "",
              f"## History ({len(report.history)} attempts)", "",
              *_md_table(history_table(report)), ""]
     return "\n".join(lines)
