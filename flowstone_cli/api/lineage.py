@@ -73,8 +73,9 @@ def upstream(project: Project, asset: str, partition: str | None = None, *,
         if only is not None:
             answer = replace(answer, entries=tuple(e for e in answer.entries
                                                    if only.admits(e.key.partition)))
-        return replace(answer, checkpoints=_decisions(project, reader,
-                                                      [key, *(e.key for e in answer.entries)]))
+        keys = [key, *(e.key for e in answer.entries)]
+        return replace(answer, checkpoints=_decisions(project, reader, keys),
+                       checks=_verdicts(project, reader, keys))
 
 
 def downstream(project: Project, asset: str, partition: str | None = None, *,
@@ -98,7 +99,8 @@ def downstream(project: Project, asset: str, partition: str | None = None, *,
                              expected=tuple(e for e in answer.expected
                                             if only.admits(e.key.partition)))
         keys = [key, *(e.key for e in (*answer.recorded, *answer.expected))]
-        return replace(answer, checkpoints=_decisions(project, reader, keys))
+        return replace(answer, checkpoints=_decisions(project, reader, keys),
+                       checks=_verdicts(project, reader, keys))
 
 
 def impact(project: Project, asset: str, partition: str | None = None, *,
@@ -117,8 +119,9 @@ def impact(project: Project, asset: str, partition: str | None = None, *,
         if only is not None:
             answer = replace(answer, impacted=tuple(e for e in answer.impacted
                                                     if only.admits(e.key.partition)))
-        return replace(answer, checkpoints=_decisions(project, reader,
-                                                      [key, *(e.key for e in answer.impacted)]))
+        keys = [key, *(e.key for e in answer.impacted)]
+        return replace(answer, checkpoints=_decisions(project, reader, keys),
+                       checks=_verdicts(project, reader, keys))
 
 
 def _decisions(project: Project, reader: StoreReader | None, keys: Iterable[StepKey]
@@ -131,3 +134,14 @@ def _decisions(project: Project, reader: StoreReader | None, keys: Iterable[Step
     if reader is None or not wanted:
         return ()
     return tuple(r.to_dict() for r in reader.checkpoints_for_partitions(wanted))
+
+
+def _verdicts(project: Project, reader: StoreReader | None, keys: Iterable[StepKey]
+              ) -> tuple[dict[str, Any], ...]:
+    """The newest asset check results on the current values of the partitions among `keys`."""
+    wanted = list(dict.fromkeys((k.asset, k.partition) for k in keys
+                                if project.definitions.checks_of(k.asset)))
+    if reader is None or not wanted:
+        return ()
+    latest = reader.latest_of_keys(wanted)
+    return tuple(v.to_dict() for v in reader.check_verdicts([r.step_id for r in latest.values()]))

@@ -107,12 +107,13 @@ class UpstreamAnswer:
     recorded: bool
     entries: tuple[LineageEntry, ...]
     checkpoints: tuple[dict[str, Any], ...] = ()
+    checks: tuple[dict[str, Any], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """The documented JSON form."""
         return {**_head(self.key, self.materialization), "recorded": self.recorded,
                 "entries": [e.to_dict() for e in self.entries],
-                "checkpoints": list(self.checkpoints)}
+                "checkpoints": list(self.checkpoints), "checks": list(self.checks), "checks": list(self.checks)}
 
 
 @dataclass(frozen=True)
@@ -131,13 +132,14 @@ class DownstreamAnswer:
     recorded: tuple[LineageEntry, ...]
     expected: tuple[LineageEntry, ...]
     checkpoints: tuple[dict[str, Any], ...] = ()
+    checks: tuple[dict[str, Any], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """The documented JSON form."""
         return {**_head(self.key, self.materialization),
                 "recorded": [e.to_dict() for e in self.recorded],
                 "expected": [e.to_dict() for e in self.expected],
-                "checkpoints": list(self.checkpoints)}
+                "checkpoints": list(self.checkpoints), "checks": list(self.checks), "checks": list(self.checks)}
 
 
 @dataclass(frozen=True)
@@ -158,6 +160,7 @@ class ImpactAnswer:
     impacted: tuple[LineageEntry, ...]
     missing: Mapping[str, int]
     checkpoints: tuple[dict[str, Any], ...] = ()
+    checks: tuple[dict[str, Any], ...] = ()
 
     @property
     def counts(self) -> dict[str, int]:
@@ -170,7 +173,7 @@ class ImpactAnswer:
     def to_dict(self) -> dict[str, Any]:
         """The documented JSON form (see docs/lineage.md)."""
         return {**_head(self.key, self.materialization),
-                "checkpoints": list(self.checkpoints),
+                "checkpoints": list(self.checkpoints), "checks": list(self.checks),
                 "impacted": [e.to_dict() for e in self.impacted],
                 "counts": self.counts, "total": len(self.impacted),
                 "not_materialized": dict(self.missing)}
