@@ -82,10 +82,10 @@ def _not_null(value: Any, kind: str, column: str | None) -> CheckResult:
 def _unique(value: Any, kind: str, column: str | None) -> CheckResult:
     assert column is not None
     if kind == "arrow":
-        import pyarrow.compute as pc  # lazy: only workers running checks pay for it
-        col = value.column(column)
-        present = len(col) - col.null_count
-        distinct = pc.count_distinct(col, mode="only_valid").as_py()
+        present, duplicates = _arrow_duplicates(value.column(column))
+        return CheckResult(duplicates == 0, {"duplicate_rows": duplicates},
+                           message=f"{duplicates} duplicate value(s) in `{column}`"
+                           if duplicates else "")
     elif kind == "pandas":
         series = value[column]
         present = int(series.notna().sum())
@@ -97,6 +97,31 @@ def _unique(value: Any, kind: str, column: str | None) -> CheckResult:
     return CheckResult(duplicates == 0, {"duplicate_rows": duplicates},
                        message=f"{duplicates} duplicate value(s) in `{column}`"
                        if duplicates else "")
+
+
+def _arrow_duplicates(col: Any) -> tuple[int, int]:
+    """(non-null values, duplicates among them) of an Arrow column.
+
+    Numbers and times are checked without hashing: ids usually arrive sorted, which one
+    vectorised comparison proves (O(n)); otherwise a sort finds equal neighbours. Other types
+    count distinct values with Arrow's hash kernel.
+    """
+    import pyarrow as pa  # lazy: only workers running checks pay for it
+    import pyarrow.compute as pc
+
+    present = len(col) - col.null_count
+    kind = col.type
+    if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_temporal(kind):
+        values = (col.drop_null() if col.null_count else col).combine_chunks()
+        if pa.types.is_temporal(kind):
+            values = values.cast(pa.int64())
+        array = values.to_numpy(zero_copy_only=False)
+        if len(array) < 2 or bool((array[1:] > array[:-1]).all()):
+            return present, 0
+        array = array.copy()
+        array.sort(kind="stable" if len(array) < 1000 else "quicksort")
+        return present, int((array[1:] == array[:-1]).sum())
+    return present, present - pc.count_distinct(col, mode="only_valid").as_py()
 
 
 def _accepted(accepted: Sequence[Any]) -> Callable[[Any, str, str | None], CheckResult]:
