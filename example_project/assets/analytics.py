@@ -31,15 +31,19 @@ def daily_metrics(cleaned_events):
 
 
 @asset(group="analytics", io_manager="json", partitions=DAILY,
-       tags={"tier": "gold", "publish": "yes"})
+       tags={"tier": "gold", "publish": "yes"}, requires=["fx"])
 def daily_report(context, daily_metrics):
-    """A compact report of the day: revenue per country and the best country."""
+    """A compact report of the day: revenue (USD) per country, the best country, and the
+    total in the reporting currency."""
     revenue = defaultdict(float)
     for row in daily_metrics.to_pylist():
         revenue[row["country"]] += row["revenue"]
     best = max(revenue, key=revenue.get)
+    fx = context.resources.fx
     context.log.info(f"{context.partition}: best country {best}")
     return Output({"day": context.partition, "best_country": best,
                    "revenue": {c: round(v, 2) for c, v in sorted(revenue.items())},
-                   "total_revenue": round(sum(revenue.values()), 2)},
+                   "total_revenue": round(sum(revenue.values()), 2),
+                   "total_revenue_" + fx.base.lower(): round(fx.to_base(sum(revenue.values()),
+                                                                       "USD"), 2)},
                   metadata={"countries": len(revenue)})

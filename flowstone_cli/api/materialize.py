@@ -27,6 +27,7 @@ from flowstone_cli.execution.executors.inline import InlineExecutor
 from flowstone_cli.execution.executors.process import ProcessExecutor
 from flowstone_cli.execution.outcomes import RunSummary
 from flowstone_cli.execution.recorder import RunRecorder
+from flowstone_cli.execution.runtime import StepRuntime
 from flowstone_cli.lineage.staleness import decide, failed_blocking_checks
 from flowstone_cli.metadata.ids import new_run_id
 from flowstone_cli.metadata.records import RunRecord
@@ -170,7 +171,10 @@ def apply_gates(plan: Plan, definitions: Any, store: MetadataStore,
     return block(plan, found.blocked), dict(found.approvals)
 
 
-def _executor(project: Project, plan: Plan, options: MaterializeOptions) -> Executor:
+def _executor(project: Project, plan: Plan, options: MaterializeOptions,
+              runtime: StepRuntime | None = None) -> Executor:
+    if runtime is not None:  # given by flowstone_cli.testing: fake resources, memory storage
+        return InlineExecutor(runtime)
     kind = options.executor or project.config.executor.type
     problems = memory_manager_problems(
         [project.definitions.assets[s.key.asset] for s in plan.to_run], project.config, kind)
@@ -195,18 +199,22 @@ def _executor(project: Project, plan: Plan, options: MaterializeOptions) -> Exec
 
 
 def materialize(project: Project, options: MaterializeOptions, *,
-                sink: EventSink = discard) -> RunSummary:
-    """Run a selection and record it; returns the summary (see `RunSummary.exit_code`)."""
+                sink: EventSink = discard, runtime: StepRuntime | None = None) -> RunSummary:
+    """Run a selection and record it; returns the summary (see `RunSummary.exit_code`).
+
+    `runtime` runs every step inline in it (the testing helpers pass one with fake resources).
+    """
     store = open_store(project)
     decided = decided_plan(project, store, options.selection, options.exclude,
                            force=options.force, partitions=options.partitions,
                            done=set(options.done))
-    return run_plan(project, store, decided, options, sink=sink)
+    return run_plan(project, store, decided, options, sink=sink, runtime=runtime)
 
 
 def run_plan(project: Project, store: MetadataStore, decided: DecidedPlan,
              options: MaterializeOptions, *, sink: EventSink = discard,
-             parent_run_id: str | None = None) -> RunSummary:
+             parent_run_id: str | None = None,
+             runtime: StepRuntime | None = None) -> RunSummary:
     """Run a decided plan as a new run (`runs resume` passes the run it resumes as parent).
 
     The run record, the steps it will execute and its claims on them are written in one
@@ -238,7 +246,7 @@ def run_plan(project: Project, store: MetadataStore, decided: DecidedPlan,
     recorder = RunRecorder(store, run_id, redact=lambda text: redact(text, project.secrets))
     # Workers are forked before any metadata connection is opened for this run (never fork
     # with a DuckDB connection open, see RELIABILITY.md); later flushes use short sessions.
-    executor = _executor(project, plan, options)
+    executor = _executor(project, plan, options, runtime)
     try:
         recorder.start(record, claims.begin)
     except BaseException:

@@ -55,6 +55,15 @@ class CheckpointSpec(AssetSpec):
                               on_timeout=self.on_timeout, escalate_after=self.escalate_after,
                               notify=self.notify)
 
+    def with_fields(self, **changes: Any) -> CheckpointSpec:
+        """A copy with some `AssetSpec` fields changed (`dataclasses.replace` for checkpoints)."""
+        fields = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        fields.update(changes)
+        return CheckpointSpec(AssetSpec(**fields), timeout=self.approval_timeout,
+                              on_timeout=self.on_timeout, escalate_after=self.escalate_after,
+                              notify=self.notify, inherit_partitions=self.inherit_partitions,
+                              inherit_io_manager=self.inherit_io_manager)
+
     def deadlines(self, requested_at: datetime) -> tuple[datetime | None, datetime | None]:
         """When a request made at `requested_at` times out, and when it escalates."""
         timeout = (requested_at + parse_duration(self.approval_timeout)
