@@ -95,6 +95,7 @@ def test_build_context_fills_the_partition_window_from_the_asset() -> None:
     assert result.value("converted", "2025-03-30") == {"hours": 23.0, "eur": 5.0}
 
 
+@pytest.mark.flowstone_project("example_project")
 def test_the_plugin_copies_the_project_and_runs_the_real_command(flowstone_project) -> None:
     assert flowstone_project.root != EXAMPLE
     result = flowstone_project.materialize("raw_events", "--partition", DAY)
@@ -103,4 +104,17 @@ def test_the_plugin_copies_the_project_and_runs_the_real_command(flowstone_proje
     assert (flowstone_project.root / "data" / "raw_events" / f"{DAY}.parquet").is_file()
 
 
-pytestmark = pytest.mark.flowstone_project("example_project")
+
+
+
+def test_a_new_project_ships_tests_that_pass(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    created = subprocess.run([sys.executable, "-m", "flowstone_cli", "init",
+                              str(tmp_path / "demo")], capture_output=True, text=True)
+    assert created.returncode == 0, created.stderr
+    ran = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                          "tests"], cwd=tmp_path / "demo", capture_output=True, text=True)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert "4 passed" in ran.stdout

@@ -1,7 +1,7 @@
 """Partitioned assets, a checkpoint, a schedule and a sensor (see docs/partitions.md,
 docs/approvals.md and docs/automation.md)."""
 
-from flowstone_cli import DailyPartitions, FileSensor, asset, checkpoint, schedule
+from flowstone_cli import DailyPartitions, FileSensor, asset, asset_check, checkpoint, schedule
 
 DAILY = DailyPartitions(start="2025-01-01")
 
@@ -10,6 +10,12 @@ DAILY = DailyPartitions(start="2025-01-01")
 def visits(context):
     """One value per day: `context.partition` is the day, e.g. "2025-01-15"."""
     return {"day": context.partition, "visits": 100 + int(context.partition[-2:])}
+
+
+@asset_check(asset="visits", blocking=True)
+def visits_not_negative(visits):
+    """A check runs right after its asset is stored; a blocking failure stops the downstream."""
+    return visits["visits"] >= 0
 
 
 @checkpoint(timeout="24h", on_timeout="reject", group="daily")
