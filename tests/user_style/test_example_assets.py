@@ -118,3 +118,19 @@ def test_a_new_project_ships_tests_that_pass(tmp_path: Path) -> None:
                           "tests"], cwd=tmp_path / "demo", capture_output=True, text=True)
     assert ran.returncode == 0, ran.stdout + ran.stderr
     assert "4 passed" in ran.stdout
+
+
+def test_the_testing_guide_examples_pass(tmp_path: Path) -> None:
+    import re
+    import subprocess
+    import sys
+
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "testing.md").read_text()
+    for body in re.findall(r"```\w+\n# file: (\S+)\n(.*?)```", guide, re.DOTALL):
+        target = tmp_path / body[0]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(body[1])
+    ran = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                          "tests"], cwd=tmp_path, capture_output=True, text=True)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert "5 passed" in ran.stdout
