@@ -208,3 +208,23 @@ class TenantIsolationError(FlowStoneError):
 
     code = "cross_tenant_read"
     exit_code = ExitCode.STEP_FAILED
+
+
+class ExtraMissingError(FlowStoneError):
+    """An optional part was used without the extra that installs its library."""
+
+    code = "extra_missing"
+    exit_code = ExitCode.BAD_INPUT
+
+    def __init__(self, extra: str, what: str) -> None:
+        super().__init__(f"{what} needs the `{extra}` extra, which is not installed",
+                         hint=f"Install it: pip install 'flowstone-cli[{extra}]'")
+        self.extra = extra
+
+
+class TelemetryExportError(FlowStoneError):
+    """An OpenTelemetry collector did not take the traces sent to it."""
+
+    code = "telemetry_export_failed"
+    exit_code = ExitCode.STEP_FAILED
+    default_retryable = True

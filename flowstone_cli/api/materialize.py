@@ -14,6 +14,7 @@ from typing import Any
 from flowstone_cli._version import __version__
 from flowstone_cli.api import notify
 from flowstone_cli.api.actor import current_actor
+from flowstone_cli.api.telemetry import export_after_run
 from flowstone_cli.api.wiring import build_runtime, open_store
 from flowstone_cli.execution.assembly import ProjectRunner
 from flowstone_cli.durations import parse_duration
@@ -257,6 +258,7 @@ def run_plan(project: Project, store: MetadataStore, decided: DecidedPlan,
                               sink=sink, settings=settings, claims=claims)
     summary = coordinator.run()
     _announce(project, store, summary)
+    export_after_run(project, store, summary.run_id)
     return summary
 
 

@@ -93,6 +93,16 @@ class MetadataSection(_Section):
     lock_timeout: float = Field(default=30.0, gt=0)
 
 
+class TelemetrySection(_Section):
+    """`[telemetry]`: where run traces are exported (OTLP/HTTP); environment variables
+    `OTEL_EXPORTER_OTLP_ENDPOINT` / `OTEL_EXPORTER_OTLP_HEADERS` take precedence."""
+
+    endpoint: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    timeout: float = Field(default=5.0, gt=0, le=120)
+    service_name: str | None = None
+
+
 class NotificationSection(_Section):
     """`[notifications.NAME]`: where approval requests and failures are announced."""
 
@@ -125,6 +135,7 @@ class FlowStoneConfig(_Section):
     executor: ExecutorSection = Field(default_factory=ExecutorSection)
     metadata: MetadataSection = Field(default_factory=MetadataSection)
     notifications: dict[str, NotificationSection] = Field(default_factory=dict)
+    telemetry: TelemetrySection = Field(default_factory=TelemetrySection)
 
     @field_validator("io_managers", "resources", "notifications")
     @classmethod
@@ -164,7 +175,7 @@ _KNOWN_KEYS: dict[str, list[str]] = {
     name: list(model.model_fields)
     for name, model in {"project": ProjectSection, "storage": StorageSection,
                         "executor": ExecutorSection, "metadata": MetadataSection,
-                        "notifications": NotificationSection,
+                        "notifications": NotificationSection, "telemetry": TelemetrySection,
                         "": FlowStoneConfig}.items()
 }
 

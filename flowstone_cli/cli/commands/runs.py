@@ -182,3 +182,48 @@ def cancel_run(
 def register(app: typer.Typer) -> None:
     """Add the `runs` command group to the app."""
     app.add_typer(runs_app, name="runs")
+
+
+@runs_app.command("export-otel")
+def export_otel(ctx: typer.Context,
+                run_ids: Annotated[list[str] | None, typer.Argument(
+                    help="Run ids (or unique prefixes) to export.", metavar="[RUN_ID]...",
+                    show_default=False)] = None,
+                since: Annotated[str | None, typer.Option(
+                    "--since", metavar="DATE", help="Every run started at or after this date or "
+                    "ISO time (UTC unless it names a zone).")] = None,
+                endpoint: Annotated[str | None, typer.Option(
+                    "--endpoint", metavar="URL", help="OTLP/HTTP endpoint (default: "
+                    "$OTEL_EXPORTER_OTLP_ENDPOINT, then [telemetry] endpoint).")] = None,
+                json_flag: JsonOpt = False) -> None:
+    """Export runs as OpenTelemetry traces (OTLP/HTTP): one trace per run, one span per step
+    attempt. Exporting again sends the same ids, so nothing is duplicated. Needs the `otel`
+    extra.
+
+    Examples:
+      flowstone runs export-otel 20250115-093012-4f1a2b
+      flowstone runs export-otel --since 2025-01-01 --endpoint http://127.0.0.1:4318
+    """
+    import os
+
+    from flowstone_cli.api import telemetry
+    from flowstone_cli.api.report import parse_since
+
+    state = state_of(ctx, json_flag=json_flag)
+    if not run_ids and since is None:
+        raise UsageError("give RUN_ID(s) or --since", hint="e.g. flowstone runs export-otel "
+                         "--since 2025-01-01")
+    project = load(state)
+    settings = telemetry.settings_for(project, os.environ, endpoint)
+    if settings is None:
+        raise UsageError("no OpenTelemetry endpoint configured",
+                         hint="Pass --endpoint URL, set OTEL_EXPORTER_OTLP_ENDPOINT, or add "
+                              "[telemetry] endpoint to flowstone.toml.")
+    result = telemetry.export_runs(project, settings, run_ids=run_ids or (),
+                                   since=parse_since(since))
+    if state.json:
+        state.printer.emit_json({"runs": result.runs, "spans": result.spans,
+                                 "endpoint": settings.endpoint})
+        return
+    state.printer.line(f"exported {result.runs} run(s), {result.spans} span(s) to "
+                       f"{settings.endpoint}")
