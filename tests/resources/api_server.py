@@ -20,8 +20,11 @@ class ApiServer:
     """The server and what it saw: `windows` counts accepted requests per second."""
 
     def __init__(self, limit_per_second: int, *, fail_every: int = 0,
-                 retry_after: float = 0.2) -> None:
+                 retry_after: float = 0.2, delay: float = 0.0) -> None:
         self.limit = limit_per_second
+        self.delay = delay
+        self.in_flight = 0
+        self.max_in_flight = 0
         self.fail_every = fail_every
         self.retry_after = retry_after
         self.windows: Counter[int] = Counter()
@@ -42,7 +45,15 @@ class ApiServer:
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
                 length = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(length) or b"{}")
-                status, headers, payload = owner.answer(self.path, body)
+                with owner._lock:
+                    owner.in_flight += 1
+                    owner.max_in_flight = max(owner.max_in_flight, owner.in_flight)
+                try:
+                    status, headers, payload = owner.answer(self.path, body)
+                    time.sleep(owner.delay)
+                finally:
+                    with owner._lock:
+                        owner.in_flight -= 1
                 data = json.dumps(payload).encode()
                 self.send_response(status)
                 for name, value in headers.items():
