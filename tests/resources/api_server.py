@@ -4,7 +4,8 @@
 Runs in a thread of the test process on 127.0.0.1 with a free port. Routes:
 - `POST /v1/complete`: `{"text": ..., "usage": {...}}` (or 429 over the limit; every
   `fail_every`-th request answers 503 or 429 to exercise retries);
-- `POST /v1/bad`: 400 with a JSON error message (non-retryable).
+- `POST /v1/bad`: 400 with a JSON error message (non-retryable);
+- `GET /v1/quota`: `{"remaining": 0, ...}` on the first call, then 100.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class ApiServer:
         self.injected = 0
         self.served = 0
         self.bodies: list[dict] = []
+        self.quota_checks = 0
         self._lock = threading.Lock()
         owner = self
 
@@ -41,6 +43,18 @@ class ApiServer:
 
             def log_message(self, *args: object) -> None:
                 pass
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                # `/v1/quota`: nothing left on the first check, plenty afterwards.
+                with owner._lock:
+                    owner.quota_checks += 1
+                    remaining = 0 if owner.quota_checks == 1 else 100
+                data = json.dumps({"remaining": remaining, "resets_in": 0.2}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
 
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
                 length = int(self.headers.get("Content-Length") or 0)
