@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import json
-import textwrap
 from pathlib import Path
 
 import pytest
 
 from flowstone_cli import RateLimited
-from flowstone_cli.errors import HttpApiError
-from flowstone_cli.resources.http_api import HttpApi, retry_after_seconds
+from flowstone_cli.errors import ConfigError, HttpApiError
 from flowstone_cli.resources.base import build_resource
-from flowstone_cli.errors import ConfigError
+from flowstone_cli.resources.http_api import HttpApi, retry_after_seconds
 from tests.cli_runner import run_cli
 from tests.resources.api_server import ApiServer
 from tests.resources.test_http_api_rate import ENV, write_project
