@@ -15,6 +15,7 @@ from __future__ import annotations
 import http.client
 import json as jsonlib
 import random
+import socket
 import time
 import urllib.error
 import urllib.parse
@@ -123,6 +124,16 @@ class HttpApi(Resource):
 
     def setup(self) -> HttpApiClient:
         return HttpApiClient(self)
+
+    def health_check(self) -> str | None:
+        """A problem when nothing accepts connections at base_url's host and port."""
+        parts = urllib.parse.urlsplit(self.base_url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            socket.create_connection((parts.hostname or "", port), timeout=self.timeout).close()
+        except OSError as exc:
+            return f"cannot connect to {parts.hostname}:{port}: {exc.strerror or exc}"
+        return None
 
 
 class HttpApiClient:

@@ -115,3 +115,15 @@ def test_a_4xx_fails_the_step_at_once_with_the_api_message(tmp_path: Path) -> No
         assert ran.code == 1
         assert "model `gpt-x` does not exist" in ran.stdout + ran.stderr
         assert len(server.arrivals) == 1          # neither the client nor the run retried
+
+
+def test_health_check_reports_an_unreachable_base_url(tmp_path: Path) -> None:
+    import socket
+    with ApiServer(10) as server:
+        assert HttpApi.model_validate({"base_url": server.url}).health_check() is None
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    problem = HttpApi.model_validate({"base_url": f"http://127.0.0.1:{port}/v1",
+                                      "timeout": 5}).health_check()
+    assert problem is not None and f"cannot connect to 127.0.0.1:{port}" in problem
