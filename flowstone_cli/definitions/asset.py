@@ -190,8 +190,8 @@ def asset(fn: Callable[..., Any] | None = None, /, **kwargs: Any) -> Any:
 
     Use bare (`@asset`) or with arguments: `name`, `deps`, `io_manager`, `partitions`,
     `partition_mappings`, `description`, `group`, `tags`, `requires`, `retry`, `code_version`,
-    `timeout`, `max_age`, `cross_tenant`, `pool`. The function's parameters other than `context` name the
-    upstream assets whose values it receives.
+    `timeout`, `max_age`, `cross_tenant`, `pool`. The function's parameters other than
+    `context` name the upstream assets whose values it receives.
 
     Returns:
         A frozen `AssetSpec` (or a decorator that makes one).

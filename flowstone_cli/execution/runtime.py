@@ -25,8 +25,8 @@ from flowstone_cli.definitions.output import Output
 from flowstone_cli.errors import FlowStoneError, ResourceError, TenantIsolationError
 from flowstone_cli.errors import StepError as StepFailure
 from flowstone_cli.execution.tasks import ResultStatus, StepError, StepResult, StepTask
-from flowstone_cli.io.base import IOManager, StoreContext
 from flowstone_cli.execution.usage import usage_metadata
+from flowstone_cli.io.base import IOManager, StoreContext
 from flowstone_cli.resources.base import ResourceSet
 from flowstone_cli.resources.rate_limiter import NamedLimits
 from flowstone_cli.review.merge_patch import canonical_hash, json_like, merge_patch
@@ -122,9 +122,10 @@ class StepRuntime:
                               sync_directory=False)
             stored = manager.store(context, value)
         except BaseException as exc:  # noqa: BLE001 - the user-code error boundary
+            usage = usage_metadata(self.resources, self.limits, spec.requires)
             return StepResult(status=ResultStatus.FAILED, ended_at=time.time(),
                               logs=_logs(log), error=self._describe(spec, exc),
-                              metadata=_json_safe(usage_metadata(self.resources, self.limits, spec.requires)), **base)
+                              metadata=_json_safe(usage), **base)
         metadata.update(usage_metadata(self.resources, self.limits, spec.requires))
         return StepResult(status=ResultStatus.SUCCEEDED, ended_at=time.time(), uri=stored.uri,
                           io_manager=spec.io_manager, size_bytes=stored.size_bytes,
