@@ -20,6 +20,7 @@ _EXPORTS = {
     "RetryPolicy": "flowstone_cli.definitions.output",
     "Definitions": "flowstone_cli.definitions.definitions",
     "FlowStoneError": "flowstone_cli.errors",
+    "RateLimited": "flowstone_cli.errors",
     "Resource": "flowstone_cli.resources.base",
     "checkpoint": "flowstone_cli.definitions.checkpoint",
     "CheckpointSpec": "flowstone_cli.definitions.checkpoint",

@@ -228,3 +228,28 @@ class TelemetryExportError(FlowStoneError):
     code = "telemetry_export_failed"
     exit_code = ExitCode.STEP_FAILED
     default_retryable = True
+
+
+class RateLimited(FlowStoneError):
+    """Raised by a step to be re-queued after `retry_after` seconds.
+
+    The coordinator puts the step back in its queue without holding a worker, and the attempt
+    does not count against the asset's retry policy (a run gives up after a bounded number of
+    re-queues or a bounded total wait).
+    """
+
+    code = "rate_limited"
+    exit_code = ExitCode.STEP_FAILED
+    default_retryable = True
+
+    def __init__(self, message: str = "rate limited", *, retry_after: float | None = None,
+                 hint: str = "") -> None:
+        super().__init__(message, hint=hint or "The API or limit asked to wait; the step is "
+                                               "re-queued after the delay.")
+        self.retry_after = None if retry_after is None else max(0.0, float(retry_after))
+
+
+class HttpApiError(ResourceError):
+    """An HTTP API answered with an error that retrying does not fix, or kept failing."""
+
+    code = "http_api_error"

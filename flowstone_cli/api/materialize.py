@@ -16,7 +16,7 @@ from flowstone_cli.api import notify
 from flowstone_cli.api.actor import current_actor
 from flowstone_cli.api.telemetry import export_after_run
 from flowstone_cli.api.wiring import build_runtime, open_store
-from flowstone_cli.execution.assembly import ProjectRunner
+from flowstone_cli.execution.assembly import ProjectRunner, build_pool_gate
 from flowstone_cli.durations import parse_duration
 from flowstone_cli.errors import DefinitionError, FlowStoneError
 from flowstone_cli.events import EventSink, discard
@@ -255,7 +255,8 @@ def run_plan(project: Project, store: MetadataStore, decided: DecidedPlan,
         raise
     coordinator = Coordinator(run_id=run_id, plan=plan, definitions=project.definitions,
                               executor=executor, recorder=recorder, current=decided.current,
-                              sink=sink, settings=settings, claims=claims)
+                              sink=sink, settings=settings, claims=claims,
+                              pools=build_pool_gate(project))
     summary = coordinator.run()
     _announce(project, store, summary)
     export_after_run(project, store, summary.run_id)

@@ -42,6 +42,8 @@ class AssetSpec:
         timeout: a duration string after which a running step is killed, or None.
         max_age: a duration string after which a materialization counts as stale, or None.
         cross_tenant: allows reading partitions of other tenants.
+        pool: the `[pools]` entry that limits how many steps of this asset (and others of the
+            same pool) run at once on the machine, or None.
         file: the file that defines the function.
         line: the line of the definition.
         bad_params: parameters that cannot be dependencies (`*args`, `**kwargs`, positional-only).
@@ -64,6 +66,7 @@ class AssetSpec:
     timeout: str | None = None
     max_age: str | None = None
     cross_tenant: bool = False
+    pool: str | None = None
     file: str = ""
     line: int = 0
     bad_params: tuple[str, ...] = ()
@@ -130,7 +133,7 @@ def build_asset_spec(fn: Callable[..., Any], *, name: str | None = None,
                      tags: Mapping[str, str] | None = None, requires: Iterable[str] | None = None,
                      retry: RetryPolicy | None = None, code_version: str | None = None,
                      timeout: str | None = None, max_age: str | None = None,
-                     cross_tenant: bool = False) -> AssetSpec:
+                     cross_tenant: bool = False, pool: str | None = None) -> AssetSpec:
     """Make an `AssetSpec` from a function and the `@asset` arguments."""
     if not callable(fn):
         raise DefinitionError([Problem("bad_argument", f"@asset decorates a function, got {fn!r}")])
@@ -145,6 +148,9 @@ def build_asset_spec(fn: Callable[..., Any], *, name: str | None = None,
             raise DefinitionError([Problem("bad_argument", "tags must map strings to strings, "
                                            f"got {key!r}: {value!r}", where)])
         tag_map[key] = value
+    if pool is not None and not isinstance(pool, str):
+        raise DefinitionError([Problem("bad_argument", f"pool= takes a pool name, got {pool!r}",
+                                       where, "Use pool=\"openai\" with [pools] openai = 4.")])
     if retry is not None and not isinstance(retry, RetryPolicy):
         raise DefinitionError([Problem("bad_argument", f"retry= takes a RetryPolicy, got {retry!r}",
                                        where, "Use retry=RetryPolicy(max_attempts=3).")])
@@ -166,6 +172,7 @@ def build_asset_spec(fn: Callable[..., Any], *, name: str | None = None,
         timeout=timeout,
         max_age=max_age,
         cross_tenant=bool(cross_tenant),
+        pool=pool,
         file=file,
         line=line,
         bad_params=bad,
@@ -183,15 +190,15 @@ def asset(fn: Callable[..., Any] | None = None, /, **kwargs: Any) -> Any:
 
     Use bare (`@asset`) or with arguments: `name`, `deps`, `io_manager`, `partitions`,
     `partition_mappings`, `description`, `group`, `tags`, `requires`, `retry`, `code_version`,
-    `timeout`, `max_age`, `cross_tenant`. The function's parameters other than `context` name the
-    upstream assets whose values it receives.
+    `timeout`, `max_age`, `cross_tenant`, `pool`. The function's parameters other than
+    `context` name the upstream assets whose values it receives.
 
     Returns:
         A frozen `AssetSpec` (or a decorator that makes one).
     """
     allowed = {"name", "deps", "io_manager", "partitions", "partition_mappings", "description",
                "group", "tags", "requires", "retry", "code_version", "timeout", "max_age",
-               "cross_tenant"}
+               "cross_tenant", "pool"}
     unknown = sorted(set(kwargs) - allowed)
     if unknown:
         raise DefinitionError([Problem("bad_argument", f"@asset got unknown argument(s) "

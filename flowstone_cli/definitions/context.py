@@ -9,6 +9,8 @@ from datetime import datetime, timezone
 from enum import Enum
 from typing import Any
 
+from flowstone_cli.errors import ResourceError
+
 _logger = logging.getLogger("flowstone.user")
 
 
@@ -100,6 +102,7 @@ class AssetContext:
         log: write messages here; they are kept with the run (`flowstone runs logs`).
         tags: the run's tags (`--tag KEY=VALUE`).
         code_version: the code version being materialized.
+        limits: the project's `[limits.*]` rates for `rate_limit` (set by the runner).
     """
 
     asset: str
@@ -113,6 +116,22 @@ class AssetContext:
     log: StepLog = field(default_factory=StepLog)
     tags: Mapping[str, str] = field(default_factory=dict)
     code_version: str = ""
+    limits: Any = field(default=None, repr=False, compare=False)
+
+    def rate_limit(self, name: str, cost: float = 1) -> float:
+        """Wait until `cost` units of the `[limits.NAME]` rate may be used.
+
+        The rate is shared by every worker of every run of the project on this machine.
+        Returns the seconds waited.
+
+        Raises:
+            ResourceError: no `[limits.NAME]` is configured.
+        """
+        if self.limits is None:
+            raise ResourceError(f"limit `{name}` is not configured",
+                                hint=f"Add [limits.{name}] with rate = \"60/minute\" to "
+                                     "flowstone.toml.")
+        return self.limits.acquire(name, cost)
 
     @property
     def asset_name(self) -> str:

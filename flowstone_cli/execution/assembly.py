@@ -14,6 +14,7 @@ from typing import Any
 
 from flowstone_cli.execution.runtime import StepRuntime
 from flowstone_cli.execution.tasks import StepResult, StepTask
+from flowstone_cli.execution.throttling import PoolGate
 from flowstone_cli.io.base import IOManager
 from flowstone_cli.io.registry import (
     BUILTIN_IO_MANAGERS,
@@ -23,6 +24,8 @@ from flowstone_cli.io.registry import (
 from flowstone_cli.project.imports import import_module_for_project, import_object
 from flowstone_cli.project.loader import Project, is_remote, load_project
 from flowstone_cli.resources.base import Resource, ResourceSet, build_resource
+from flowstone_cli.resources.rate_limiter import NamedLimits, RateLimiter, parse_rate
+from flowstone_cli.resources.registry import LIMITS_FILE, STATE_DIR, builtin_resource_class
 
 
 def _root_for(project: Project, configured: str | None) -> str:
@@ -66,8 +69,13 @@ def build_resources(project: Project, names: Iterable[str] | None = None) -> dic
     resources: dict[str, Resource] = {}
     for name in wanted:
         section = config.resources[name]
-        cls = import_object(section.type, package=project.package, what=f"resource `{name}`")
-        resources[name] = build_resource(name, cls, section.fields)
+        cls = builtin_resource_class(section.type) or import_object(
+            section.type, package=project.package, what=f"resource `{name}`")
+        fields = section.fields
+        if "state_dir" in getattr(cls, "model_fields", {}) and "state_dir" not in fields:
+            # Resources that share state between processes keep it in the project's .flowstone.
+            fields["state_dir"] = str(project.root / STATE_DIR)
+        resources[name] = build_resource(name, cls, fields)
     return resources
 
 
@@ -82,7 +90,25 @@ def build_runtime(project: Project, assets: Iterable[str]) -> StepRuntime:
     return StepRuntime(definitions.assets, managers,
                        ResourceSet(build_resources(project, required)),
                        tenant_dimension=project.config.project.tenant_dimension,
-                       checks=definitions.checks)
+                       checks=definitions.checks, limits=build_limits(project))
+
+
+def build_pool_gate(project: Project) -> PoolGate | None:
+    """The machine-wide `[pools]` slots under `.flowstone/pools` (None without pools)."""
+    if not project.config.pools:
+        return None
+    return PoolGate(project.root / STATE_DIR / "pools", project.config.pools,
+                    {name: spec.pool for name, spec in project.definitions.assets.items()})
+
+
+def build_limits(project: Project) -> NamedLimits | None:
+    """The `[limits.*]` rates for `context.rate_limit`, over `.flowstone/ratelimits.sqlite`."""
+    limits = project.config.limits
+    if not limits:
+        return None
+    rates = {name: parse_rate(section.rate, burst=section.burst)
+             for name, section in limits.items()}
+    return NamedLimits(RateLimiter(project.root / STATE_DIR / LIMITS_FILE), rates)
 
 
 

@@ -32,7 +32,9 @@ from flowstone_cli.execution.checkpointing import (
     new_request,
     pass_record,
 )
+from flowstone_cli.errors import RateLimited
 from flowstone_cli.execution.tasks import InputRef, ResultStatus, StepResult, StepTask
+from flowstone_cli.execution.throttling import POOL_POLL_SECONDS, PoolGate, RequeueBudget
 from flowstone_cli.io.publish import fsync_directory
 from flowstone_cli.metadata.ids import new_id
 from flowstone_cli.metadata.records import LineageRecord, StepRecord
@@ -87,12 +89,14 @@ class Coordinator:
         clock: injectable for tests.
         claims: the run's claims, already taken in its start session (None: no claims, no
             cancel requests).
+        pools: the machine-wide pool slots (None: no `[pools]` configured).
     """
 
     def __init__(self, *, run_id: str, plan: Plan, definitions: Definitions, executor: Executor,
                  recorder: RunRecorder, current: Mapping[Key, Current], sink: EventSink,
                  settings: RunSettings, clock: Callable[[], float] = time.time,
-                 claims: ClaimBook | None = None) -> None:
+                 claims: ClaimBook | None = None,
+                 pools: PoolGate[StepKey] | None = None) -> None:
         self.run_id = run_id
         self.plan = plan
         self.definitions = definitions
@@ -112,6 +116,8 @@ class Coordinator:
         self._started = clock()
         self._unsynced_dirs: set[str] = set()
         self.claims = claims
+        self.pools = pools if pools is not None else PoolGate.disabled()
+        self._requeues: RequeueBudget[StepKey] = RequeueBudget()
 
     # -- events -------------------------------------------------------------------------
     def _emit(self, kind: EventKind, message: str, *, key: StepKey | None = None,
@@ -187,8 +193,12 @@ class Coordinator:
     def _submit_ready(self) -> None:
         now = self.clock()
         due = [item for item in self._delayed if item[0] <= now]
+        self.pools.waiting = False
         for item in due:
             self._delayed.remove(item)
+            if not self.pools.admit(item[1], item[1].asset):
+                self._delayed.append((now + POOL_POLL_SECONDS, item[1], item[2]))
+                continue
             self._launch(item[1], item[2])
         limit = self.settings.max_parallel
         deferred: list[StepKey] = []
@@ -202,6 +212,9 @@ class Coordinator:
                 if key.partition not in in_flight and len(in_flight) >= limit:
                     deferred.append(key)
                     continue
+            if not self.pools.admit(key, key.asset):
+                deferred.append(key)  # its pool is full: it waits, other steps go on
+                continue
             self._launch(key, 1)
         self._ready.extendleft(reversed(deferred))
 
@@ -224,6 +237,7 @@ class Coordinator:
         task = self._task_for(key, attempt)
         missing = [ref for ref in task.inputs if ref.step_id is None]
         if missing:
+            self.pools.release(key)
             names = ", ".join(str(StepKey(r.asset, r.partition)) for r in missing)
             self._finish_failed(key, task.step_id, attempt, self.clock(), "missing_input",
                                 f"input {names} of {key} has never been materialized",
@@ -239,11 +253,20 @@ class Coordinator:
     # -- results ------------------------------------------------------------------------
     def _handle(self, result: StepResult) -> None:
         key, attempt, _ = self._running.pop(result.step_id)
+        self.pools.release(key)
         for ts, level, message in result.logs:
             self.recorder.event(Event(kind=EventKind.LOG, run_id=self.run_id, message=message,
                                       asset=key.asset, partition=key.partition,
                                       step_id=result.step_id, level=Level(level),
                                       ts=utc(ts)))
+        if result.error is not None and result.error.code == RateLimited.code:
+            delay, result = self._requeues.decide(key, result, stopping=self._stop_scheduling)
+            if delay is not None:  # re-queued without holding a worker or using an attempt
+                self._delayed.append((self.clock() + delay, key, attempt))
+                self._emit(EventKind.STEP_RETRYING, f"{key} rate limited; re-queued in "
+                           f"{delay:.1f}s", key=key, step_id=result.step_id,
+                           data={"retry_after": round(delay, 3), "requeue": True})
+                return
         status = StepStatus(result.status.value)
         error = result.error
         record = StepRecord(
@@ -426,6 +449,7 @@ class Coordinator:
             try:
                 status = self._execute()
             finally:
+                self.pools.release_all()
                 # A Ctrl-C (or `runs cancel`) from here on would leave the run recorded as
                 # running with its outcome lost; it is held back until the outcome is committed.
                 held = hold_sigint()
@@ -453,6 +477,8 @@ class Coordinator:
                 if self._delayed:
                     timeout = min(timeout, max(0.0, min(d[0] for d in self._delayed)
                                                - self.clock()))
+                if self.pools.waiting:
+                    timeout = min(timeout, POOL_POLL_SECONDS)  # another run may free a slot
                 if self._running:
                     for result in self.executor.wait(timeout):
                         self._handle(result)

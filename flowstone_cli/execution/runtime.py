@@ -27,8 +27,10 @@ from flowstone_cli.errors import FlowStoneError, ResourceError, TenantIsolationE
 from flowstone_cli.execution.check_runner import run_checks
 from flowstone_cli.errors import StepError as StepFailure
 from flowstone_cli.execution.tasks import ResultStatus, StepError, StepResult, StepTask
+from flowstone_cli.execution.usage import usage_metadata
 from flowstone_cli.io.base import IOManager, StoreContext
 from flowstone_cli.resources.base import ResourceSet
+from flowstone_cli.resources.rate_limiter import NamedLimits
 from flowstone_cli.review.merge_patch import canonical_hash, json_like, merge_patch
 from flowstone_cli.review.preview import preview
 
@@ -84,12 +86,14 @@ class StepRuntime:
 
     def __init__(self, assets: Mapping[str, AssetSpec], io_managers: Mapping[str, IOManager],
                  resources: ResourceSet, *, tenant_dimension: str | None = None,
-                 checks: Mapping[str, tuple[AssetCheckSpec, ...]] | None = None) -> None:
+                 checks: Mapping[str, tuple[AssetCheckSpec, ...]] | None = None,
+                 limits: NamedLimits | None = None) -> None:
         self.assets = assets
         self.io_managers = io_managers
         self.resources = resources
         self.tenant_dimension = tenant_dimension
         self.checks = checks or {}
+        self.limits = limits
 
     def manager_for(self, asset: str) -> IOManager:
         """The I/O manager that stores `asset`."""
@@ -125,8 +129,11 @@ class StepRuntime:
             checks = run_checks(self.checks.get(spec.name, ()), value,
                                 lambda: self._context(spec, task, log))
         except BaseException as exc:  # noqa: BLE001 - the user-code error boundary
+            usage = usage_metadata(self.resources, self.limits, spec.requires)
             return StepResult(status=ResultStatus.FAILED, ended_at=time.time(),
-                              logs=_logs(log), error=self._describe(spec, exc), **base)
+                              logs=_logs(log), error=self._describe(spec, exc),
+                              metadata=_json_safe(usage), **base)
+        metadata.update(usage_metadata(self.resources, self.limits, spec.requires))
         return StepResult(status=ResultStatus.SUCCEEDED, ended_at=time.time(), uri=stored.uri,
                           io_manager=spec.io_manager, size_bytes=stored.size_bytes,
                           rows=stored.rows, data_version=stored.data_version,
@@ -226,7 +233,7 @@ class StepRuntime:
                             partition_window=info.window, partition_keys=dict(info.keys or {}),
                             run_id=task.run_id, step_id=task.step_id, attempt=task.attempt,
                             resources=Resources(values), log=log, tags=dict(task.tags),
-                            code_version=spec.code_version)
+                            code_version=spec.code_version, limits=self.limits)
 
     @staticmethod
     def _describe(spec: AssetSpec, exc: BaseException) -> StepError:
@@ -234,7 +241,8 @@ class StepRuntime:
             retryable = exc.retryable and (spec.retry is not None)
             return StepError(code=exc.code, type=_qualified(exc), message=exc.message,
                              traceback=_user_traceback(exc) if isinstance(exc, ResourceError)
-                             or exc.__cause__ else "", retryable=retryable, hint=exc.hint)
+                             or exc.__cause__ else "", retryable=retryable, hint=exc.hint,
+                             retry_after=getattr(exc, "retry_after", None))
         if isinstance(exc, SystemExit):
             message = f"asset `{spec.name}` called sys.exit({exc.code!r})"
         elif isinstance(exc, KeyboardInterrupt):

@@ -73,6 +73,7 @@ class StepError:
         traceback: formatted traceback text.
         retryable: whether the retry policy allows another attempt.
         hint: what to do.
+        retry_after: for `RateLimited`, the seconds to wait before the step is re-queued.
     """
 
     code: str
@@ -81,6 +82,7 @@ class StepError:
     traceback: str = ""
     retryable: bool = False
     hint: str = ""
+    retry_after: float | None = None
 
 
 @dataclass(frozen=True)

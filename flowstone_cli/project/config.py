@@ -25,6 +25,7 @@ from pydantic import (
 from flowstone_cli.errors import ConfigError, Problem
 from flowstone_cli.keys import is_valid_asset_name
 from flowstone_cli.project.interpolate import Interpolator
+from flowstone_cli.resources.rate_limiter import parse_rate
 
 CONFIG_FILE = "flowstone.toml"
 
@@ -125,6 +126,23 @@ class NotificationSection(_Section):
         return self
 
 
+class LimitSection(_Section):
+    """`[limits.NAME]`: a rate shared by every process of every run (`context.rate_limit`)."""
+
+    rate: str
+    burst: int = Field(default=1, ge=1)
+
+    @field_validator("rate")
+    @classmethod
+    def _rate_parses(cls, value: str) -> str:
+        try:
+            parse_rate(value)
+        except ConfigError as exc:
+            raise ValueError(f"{exc.message} (write it like \"60/minute\" or \"50/second\")") \
+                from None
+        return value
+
+
 class FlowStoneConfig(_Section):
     """The whole of `flowstone.toml`."""
 
@@ -136,8 +154,18 @@ class FlowStoneConfig(_Section):
     metadata: MetadataSection = Field(default_factory=MetadataSection)
     notifications: dict[str, NotificationSection] = Field(default_factory=dict)
     telemetry: TelemetrySection = Field(default_factory=TelemetrySection)
+    pools: dict[str, int] = Field(default_factory=dict)
+    limits: dict[str, LimitSection] = Field(default_factory=dict)
 
-    @field_validator("io_managers", "resources", "notifications")
+    @field_validator("pools")
+    @classmethod
+    def _pool_sizes(cls, value: dict[str, int]) -> dict[str, int]:
+        for name, size in value.items():
+            if size < 1:
+                raise ValueError(f"pool `{name}` must allow at least 1 step, got {size}")
+        return value
+
+    @field_validator("io_managers", "resources", "notifications", "pools", "limits")
     @classmethod
     def _names_are_identifiers(cls, value: dict[str, Any]) -> dict[str, Any]:
         for name in value:
@@ -176,7 +204,7 @@ _KNOWN_KEYS: dict[str, list[str]] = {
     for name, model in {"project": ProjectSection, "storage": StorageSection,
                         "executor": ExecutorSection, "metadata": MetadataSection,
                         "notifications": NotificationSection, "telemetry": TelemetrySection,
-                        "": FlowStoneConfig}.items()
+                        "limits": LimitSection, "": FlowStoneConfig}.items()
 }
 
 

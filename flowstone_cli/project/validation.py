@@ -83,7 +83,7 @@ def check_cycles(specs: Sequence[AssetSpec]) -> list[Problem]:
 
 
 def check_configured(specs: Sequence[AssetSpec], config: FlowStoneConfig) -> list[Problem]:
-    """Every I/O manager and resource an asset names must exist."""
+    """Every I/O manager, resource and pool an asset names must exist."""
     managers = set(BUILTIN_IO_MANAGERS) | set(config.io_managers)
     problems: list[Problem] = []
     for spec in specs:
@@ -101,6 +101,12 @@ def check_configured(specs: Sequence[AssetSpec], config: FlowStoneConfig) -> lis
                     f"which is not configured{did_you_mean(resource, config.resources)}",
                     spec.location, f"Add [resources.{resource}] with a `type` to "
                                    "flowstone.toml."))
+        if spec.pool is not None and spec.pool not in config.pools:
+            problems.append(Problem(
+                "unknown_pool", f"asset `{spec.name}` uses pool `{spec.pool}`, which is not "
+                f"configured{did_you_mean(spec.pool, config.pools)}", spec.location,
+                f"Add `{spec.pool} = 4` (how many steps may run at once) under [pools] in "
+                "flowstone.toml."))
     return problems
 
 

@@ -99,6 +99,10 @@ class ResourceSet:
         self._live[name] = _Live(resource, resource if value is None else value)
         return self._live[name].value
 
+    def live(self) -> dict[str, Any]:
+        """The values of the resources set up so far in this process, by name."""
+        return {name: live.value for name, live in self._live.items()}
+
     def teardown(self, on_error: Callable[[str, BaseException], None] | None = None) -> None:
         """Tear down every set-up resource, in reverse order; errors go to `on_error`."""
         for name in reversed(list(self._live)):

@@ -55,6 +55,33 @@ def list_runs(ctx: typer.Context,
                          "steps"], rows, title=f"{len(rows)} runs")
 
 
+def usage_lines(metadata: list[dict]) -> list[str]:
+    """One line per API resource and per `[limits.*]` the run's steps used, with totals."""
+    apis: dict[str, dict[str, float]] = {}
+    limits: dict[str, dict[str, float]] = {}
+    for entry in metadata:
+        for name, calls in (entry.get("api_calls") or {}).items():
+            total = apis.setdefault(name, {})
+            for key in ("calls", "retries", "failed", "latency_ms_total", "rate_wait_s"):
+                total[key] = total.get(key, 0) + calls.get(key, 0)
+            for key, value in (calls.get("usage") or {}).items():
+                total[f"usage.{key}"] = total.get(f"usage.{key}", 0) + value
+        for name, used in (entry.get("rate_limits") or {}).items():
+            total = limits.setdefault(name, {})
+            for key, value in used.items():
+                total[key] = total.get(key, 0) + value
+    lines = []
+    for name, t in apis.items():
+        usage = "".join(f", {k[6:]} {v:g}" for k, v in t.items() if k.startswith("usage."))
+        lines.append(f"api {name}: {t['calls']:g} calls, {t['retries']:g} retries, "
+                     f"{t['failed']:g} failed, {t['latency_ms_total'] / 1000:.2f}s in calls, "
+                     f"{t['rate_wait_s']:.2f}s waiting for the rate{usage}")
+    for name, t in limits.items():
+        lines.append(f"limit {name}: used {t.get('acquired', 0):g} times (cost "
+                     f"{t.get('cost', 0):g}), {t.get('waited_s', 0):.2f}s waiting")
+    return lines
+
+
 @runs_app.command("show")
 def show_run(ctx: typer.Context, run_id: RunIdArg, json_flag: JsonOpt = False) -> None:
     """Show a run: its steps, times, and errors with tracebacks."""
@@ -84,6 +111,8 @@ def show_run(ctx: typer.Context, run_id: RunIdArg, json_flag: JsonOpt = False) -
             for s in details.steps]
     printer.table(["step", "attempt", "status", "reason", "took", "rows", "error"], rows,
                   title="steps")
+    for line in usage_lines([s.metadata or {} for s in details.steps]):
+        printer.line(line)
     for request in details.checkpoints:
         where = request.checkpoint + (f"[{request.partition}]" if request.partition else "")
         decision = (f"{request.status.value} by {request.decided_by}"
