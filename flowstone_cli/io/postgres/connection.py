@@ -7,7 +7,7 @@ psycopg and adbc-driver-postgresql are imported inside functions only: they come
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -25,10 +25,16 @@ CONNECT_TIMEOUT_SECONDS = 10
 
 def require_drivers() -> None:
     """Raise a `ConfigError` naming the extra when psycopg or the ADBC driver is missing."""
-    missing = [name for name in _DRIVERS if importlib.util.find_spec(name) is None]
+    missing = []
+    for name in _DRIVERS:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            missing.append(name)
     if missing:
-        raise ConfigError(f"the postgres I/O manager needs {', '.join(missing)}, which is not "
-                          "installed", hint=EXTRA_HINT)
+        raise ConfigError(f"the postgres I/O manager needs {' and '.join(missing)}, which "
+                          f"{'is' if len(missing) == 1 else 'are'} not installed",
+                          hint=EXTRA_HINT)
 
 
 @dataclass(frozen=True)
