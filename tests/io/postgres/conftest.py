@@ -31,7 +31,8 @@ def sql_rows(server: PostgresServer, query: str, *params: object) -> list[tuple[
     import psycopg
 
     with psycopg.connect(server.dsn, autocommit=True) as con:
-        return con.execute(query, params or None).fetchall()
+        cur = con.execute(query, params or None)
+        return cur.fetchall() if cur.description is not None else []
 
 
 def write_project(root: Path, assets: str, *, schema: str, extra: str = "") -> Path:
