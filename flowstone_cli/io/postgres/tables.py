@@ -107,7 +107,10 @@ def ensure_table(cur: Any, table: TableName, value_columns: Sequence[Column],
         cur.execute(compose(sql.SQL("CREATE TABLE {} ({})").format(
             table.sql(), sql.SQL(", ").join(definitions))))
         if partition_columns:
-            cur.execute(compose(sql.SQL("CREATE INDEX ON {} ({})").format(
+            # BRIN, not B-tree: a partition is written by one COPY, so its rows sit in
+            # adjacent blocks; a BRIN index finds them for DELETE and loads at almost no cost
+            # per inserted row (a B-tree doubled the time of a 1M-row store).
+            cur.execute(compose(sql.SQL("CREATE INDEX ON {} USING brin ({})").format(
                 table.sql(), sql.SQL(", ").join(map(sql.Identifier, partition_columns)))))
         return
     for column in _missing_columns(table, existing, value_columns, partition_columns,
