@@ -23,15 +23,19 @@ from flowstone_cli.errors import ConfigError, IOManagerError
 from flowstone_cli.io import failures
 from flowstone_cli.io.base import IOManager, StoreContext, StoredValue
 from flowstone_cli.io.duckdb_manager import arrow_ipc_sha256
-from flowstone_cli.io.postgres import connection
+from flowstone_cli.io.postgres import bookkeeping, connection
 from flowstone_cli.io.postgres import tables as pg_tables
 from flowstone_cli.io.postgres.naming import (
-    PARTITIONS_TABLE,
     TableName,
-    bookkeeping_key,
     identifier_problem,
     parse_table_name,
     partition_values,
+)
+from flowstone_cli.io.postgres.partition_rows import (
+    where_bound,
+    where_settings,
+    with_partition_columns,
+    without_field_metadata,
 )
 from flowstone_cli.io.values import UnsupportedValueError, to_arrow_table
 
@@ -144,7 +148,7 @@ class PostgresIOManager(IOManager):
         rows = int(table.num_rows)
         with self._adbc() as con, closing(con.cursor()) as cur:
             pg_tables.lock_setup(cur)
-            pg_tables.ensure_bookkeeping(cur, self.schema)
+            bookkeeping.ensure(cur, self.schema)
             probed = pg_tables.probe_types(cur, table.schema)
             try:
                 pg_tables.ensure_table(cur, table_name, probed, partition_columns,
@@ -155,9 +159,9 @@ class PostgresIOManager(IOManager):
                 exc.args = (exc.message,)
                 raise
             con.commit()
-            self._replace(cur, table_name, parts, _with_partition_columns(table, parts))
-            self._record(cur, ctx.asset, table_name, parts, rows,
-                         _PANDAS if from_pandas else _ARROW)
+            self._replace(cur, table_name, parts, with_partition_columns(table, parts))
+            bookkeeping.record(cur, self.schema, table_name, parts, asset=ctx.asset, rows=rows,
+                               value_type=_PANDAS if from_pandas else _ARROW)
             con.commit()
         return StoredValue(uri=uri, size_bytes=int(table.nbytes), rows=rows,
                            data_version=data_version)
@@ -169,23 +173,24 @@ class PostgresIOManager(IOManager):
         table_name = self.table_for(ctx.asset)
         parts = partition_values(ctx)
         with self._adbc() as con, closing(con.cursor()) as cur:
-            value_type = self._stored_type(cur, table_name, parts)
+            value_type = bookkeeping.stored_type(cur, self.schema, table_name, parts)
             columns = pg_tables.columns_of(cur, table_name.quoted())
             if value_type is None or columns is None:
                 raise failures.missing_value_error(ctx.asset, ctx.partition, self.uri_for(ctx))
             names = [c.name for c in columns if c.name not in (parts or {})]
             query = sql.SQL("SELECT {} FROM {}").format(
                 sql.SQL(", ").join(map(sql.Identifier, names)), table_name.sql())
-            query += _where_settings(cur, parts)
+            query += where_settings(cur, parts)
             cur.execute(pg_tables.compose(query))
-            result = _without_field_metadata(cur.fetch_arrow_table())
+            result = without_field_metadata(cur.fetch_arrow_table())
             con.rollback()
         return result.to_pandas() if value_type == _PANDAS else result
 
     def exists(self, ctx: StoreContext) -> bool:
         table_name = self.table_for(ctx.asset)
         with self._adbc() as con, closing(con.cursor()) as cur:
-            found = self._stored_type(cur, table_name, partition_values(ctx)) is not None
+            found = bookkeeping.stored_type(cur, self.schema, table_name,
+                                           partition_values(ctx)) is not None
             con.rollback()
         return found
 
@@ -202,15 +207,8 @@ class PostgresIOManager(IOManager):
                         table_name.sql())))
                 else:
                     cur.execute(pg_tables.compose(sql.SQL("DELETE FROM {}").format(
-                        table_name.sql()) + _where(parts)), parameters=tuple(parts.values()))
-            if self._bookkeeping_exists(cur):
-                query = sql.SQL("DELETE FROM {} WHERE table_schema = $1 AND table_name = $2"
-                                ).format(sql.Identifier(self.schema, PARTITIONS_TABLE))
-                params: tuple[str, ...] = (table_name.schema, table_name.table)
-                if parts is not None:
-                    query += sql.SQL(" AND partition = $3")
-                    params += (bookkeeping_key(parts),)
-                cur.execute(pg_tables.compose(query), parameters=params)
+                        table_name.sql()) + where_bound(parts)), parameters=tuple(parts.values()))
+            bookkeeping.forget(cur, self.schema, table_name, parts)
             con.commit()
 
     # -- internals -------------------------------------------------------------------------
@@ -232,95 +230,7 @@ class PostgresIOManager(IOManager):
             cur.execute(pg_tables.compose(sql.SQL("TRUNCATE {}").format(table_name.sql())))
         else:
             cur.execute(pg_tables.compose(sql.SQL("DELETE FROM {}").format(table_name.sql())
-                                       + _where(parts)), parameters=tuple(parts.values()))
+                                       + where_bound(parts)), parameters=tuple(parts.values()))
         if data.num_rows:
             cur.adbc_ingest(table_name.table, data, mode="append",
                             db_schema_name=table_name.schema)
-
-    def _record(self, cur: Any, asset: str, table_name: TableName,
-                parts: dict[str, str] | None, rows: int, value_type: str) -> None:
-        # lazy: optional dependency of the [postgres] extra
-        from psycopg import sql
-
-        query = sql.SQL(
-            "INSERT INTO {} (table_schema, table_name, partition, asset, rows, value_type) "
-            "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (table_schema, table_name, partition) "
-            "DO UPDATE SET asset = EXCLUDED.asset, rows = EXCLUDED.rows, value_type = "
-            "EXCLUDED.value_type, stored_at = now()").format(
-                sql.Identifier(self.schema, PARTITIONS_TABLE))
-        cur.execute(pg_tables.compose(query), parameters=(
-            table_name.schema, table_name.table, bookkeeping_key(parts), asset, rows,
-            value_type))
-
-    def _bookkeeping_exists(self, cur: Any) -> bool:
-        return pg_tables.columns_of(cur, TableName(self.schema, PARTITIONS_TABLE).quoted()) \
-            is not None
-
-    def _stored_type(self, cur: Any, table_name: TableName,
-                     parts: dict[str, str] | None) -> str | None:
-        """The value type recorded for this table and partition, None when nothing is."""
-        # lazy: optional dependency of the [postgres] extra
-        from psycopg import sql
-
-        if not self._bookkeeping_exists(cur):
-            return None
-        cur.execute(pg_tables.compose(sql.SQL(
-            "SELECT value_type FROM {} WHERE table_schema = $1 AND table_name = $2 AND "
-            "partition = $3").format(sql.Identifier(self.schema, PARTITIONS_TABLE))),
-            parameters=(table_name.schema, table_name.table, bookkeeping_key(parts)))
-        row = cur.fetchone()
-        return None if row is None else str(row[0])
-
-
-def _where(parts: dict[str, str] | None) -> Any:
-    # lazy: optional dependency of the [postgres] extra
-    from psycopg import sql
-
-    if not parts:
-        return sql.SQL("")
-    return sql.SQL(" WHERE ") + sql.SQL(" AND ").join(
-        sql.SQL("{} = ${}").format(sql.Identifier(name), sql.SQL(str(i)))
-        for i, name in enumerate(parts, start=1))
-
-
-def _where_settings(cur: Any, parts: dict[str, str] | None) -> Any:
-    """A WHERE clause for a load, the keys bound as transaction-local settings.
-
-    The ADBC driver reads a query without parameters through `COPY (...) TO STDOUT`, about
-    30 % faster than a parameterised query's result; `set_config` keeps the keys bound values
-    (`current_setting` is stable, so the partition index still applies).
-    """
-    # lazy: optional dependency of the [postgres] extra
-    from psycopg import sql
-
-    if not parts:
-        return sql.SQL("")
-    clauses = []
-    for i, (name, value) in enumerate(parts.items(), start=1):
-        setting = f"flowstone.partition_{i}"
-        cur.execute("SELECT set_config($1, $2, true)", parameters=(setting, value))
-        cur.fetchall()
-        clauses.append(sql.SQL("{} = current_setting({})").format(sql.Identifier(name),
-                                                                  sql.Literal(setting)))
-    return sql.SQL(" WHERE ") + sql.SQL(" AND ").join(clauses)
-
-
-def _with_partition_columns(table: Any, parts: dict[str, str] | None) -> Any:
-    """`table` plus one constant text column per partition dimension."""
-    # lazy: keeps CLI start-up fast
-    import pyarrow as pa
-
-    table = table.replace_schema_metadata(None)
-    for name, value in (parts or {}).items():
-        table = table.append_column(name, pa.repeat(pa.scalar(value, pa.string()),
-                                                    table.num_rows))
-    return table
-
-
-def _without_field_metadata(table: Any) -> Any:
-    """The driver tags each field with its PostgreSQL type; values come back without that."""
-    # lazy: keeps CLI start-up fast
-    import pyarrow as pa
-
-    schema = pa.schema([field.remove_metadata() for field in table.schema])
-    return pa.Table.from_arrays(table.columns, schema=schema)

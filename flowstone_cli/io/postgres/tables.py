@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from flowstone_cli.errors import IOManagerError
-from flowstone_cli.io.postgres.naming import PARTITIONS_TABLE, TableName, identifier_problem
+from flowstone_cli.io.postgres.naming import TableName, identifier_problem
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -69,21 +69,6 @@ def probe_types(cur: Any, schema: pa.Schema) -> list[Column]:
 def lock_setup(cur: Any) -> None:
     """Serialise table set-up across processes until the transaction ends."""
     cur.execute("SELECT pg_advisory_xact_lock(hashtext($1))", parameters=(_SETUP_LOCK_KEY,))
-
-
-def ensure_bookkeeping(cur: Any, schema: str) -> None:
-    """The schema and the `_flowstone_partitions` table that says what is stored."""
-    # lazy: optional dependency of the [postgres] extra
-    from psycopg import sql
-
-    cur.execute(compose(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
-        sql.Identifier(schema))))
-    cur.execute(compose(sql.SQL(
-        "CREATE TABLE IF NOT EXISTS {} (table_schema text NOT NULL, table_name text NOT NULL, "
-        "partition text NOT NULL, asset text NOT NULL, rows bigint NOT NULL, value_type text "
-        "NOT NULL, stored_at timestamptz NOT NULL DEFAULT now(), "
-        "PRIMARY KEY (table_schema, table_name, partition))").format(
-            sql.Identifier(schema, PARTITIONS_TABLE))))
 
 
 def ensure_table(cur: Any, table: TableName, value_columns: Sequence[Column],
