@@ -27,6 +27,7 @@ from flowstone_cli.io.postgres import bookkeeping, connection
 from flowstone_cli.io.postgres import tables as pg_tables
 from flowstone_cli.io.postgres.naming import (
     TableName,
+    bookkeeping_key,
     identifier_problem,
     parse_table_name,
     partition_values,
@@ -229,6 +230,10 @@ class PostgresIOManager(IOManager):
         if parts is None:
             cur.execute(pg_tables.compose(sql.SQL("TRUNCATE {}").format(table_name.sql())))
         else:
+            # Two writers of one partition (two runs) take turns: without this, each DELETE
+            # would miss the other's uncommitted rows and both COPYs would be kept.
+            cur.execute("SELECT pg_advisory_xact_lock(hashtext($1))", parameters=(
+                f"flowstone:{table_name.quoted()}:{bookkeeping_key(parts)}",))
             cur.execute(pg_tables.compose(sql.SQL("DELETE FROM {}").format(table_name.sql())
                                        + where_bound(parts)), parameters=tuple(parts.values()))
         if data.num_rows:

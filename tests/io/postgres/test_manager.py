@@ -179,3 +179,15 @@ def test_bad_options_are_config_errors(pg_server) -> None:
     with pytest.raises(ConfigError, match="not a valid PostgreSQL connection string") as info:
         PostgresIOManager("/unused", dsn="password=hunter22 nonsense")
     assert "hunter22" not in str(info.value)
+
+
+def test_two_writers_of_one_partition_take_turns(pg_server, pg_schema) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    manager = _manager(pg_server, pg_schema)
+    manager.store(_day("events", "2025-01-01"), pa.table({"n": [0]}))
+    values = [pa.table({"n": list(range(i * 1000, i * 1000 + 20_000))}) for i in range(4)]
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda v: manager.store(_day("events", "2025-01-01"), v), values))
+    # Exactly one writer's rows, never two writers' rows kept side by side.
+    assert sql_rows(pg_server, f'SELECT count(*) FROM "{pg_schema}".events') == [(20_000,)]
