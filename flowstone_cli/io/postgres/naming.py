@@ -90,20 +90,23 @@ def partition_values(ctx: StoreContext) -> dict[str, str] | None:
     """Partition column name -> value for `ctx`; None when the asset is unpartitioned.
 
     One column per partition dimension: `_partition` for a single dimension, and
-    `_partition_<dimension>` for each dimension of a multi-partitioned asset (its storage path
-    is `tenant=acme/date=2025-01-15`).
+    `_partition_<dimension>` for each dimension of a multi-partitioned asset, whose canonical
+    key is `date=2025-01-15,tenant=acme` (single-dimension keys never contain `=`). Values are
+    the canonical keys, not their storage-path forms.
     """
     if ctx.partition is None and ctx.partition_path is None:
         return None
-    path = ctx.partition_path
-    if path is None or "=" not in path:
-        return {PARTITION_COLUMN: ctx.partition if ctx.partition is not None
-                else unescape_path_part(path or "")}
-    values: dict[str, str] = {}
-    for segment in path.split("/"):
-        dimension, _, value = segment.partition("=")
-        values[PARTITION_COLUMN_PREFIX + dimension] = unescape_path_part(value)
-    return values
+    if ctx.partition is not None:
+        if "=" not in ctx.partition:
+            return {PARTITION_COLUMN: ctx.partition}
+        pairs = [pair.partition("=") for pair in ctx.partition.split(",")]
+    else:
+        path = ctx.partition_path or ""
+        if "=" not in path:
+            return {PARTITION_COLUMN: unescape_path_part(path)}
+        pairs = [segment.partition("=") for segment in path.split("/")]
+    return {PARTITION_COLUMN_PREFIX + name: unescape_path_part(value)
+            for name, _, value in pairs}
 
 
 def bookkeeping_key(values: dict[str, str] | None) -> str:

@@ -115,3 +115,31 @@ def test_without_the_extra_commands_name_it_and_exit_2(tmp_path: Path, pg_server
         assert "Traceback" not in result.stderr
     listed = run_cli("-p", str(project), "list", env=env)
     assert listed.code == 0, listed.stderr
+
+
+MULTI = '''
+from flowstone_cli import DailyPartitions, MultiPartitions, StaticPartitions, asset
+
+
+@asset(io_manager="pg", partitions=MultiPartitions(
+    date=DailyPartitions(start="2025-01-01"), tenant=StaticPartitions(["acme", "zeta"])))
+def sales(context):
+    return [{"amount": 1.5}, {"amount": 2.5}]
+
+
+@asset(io_manager="pg", partitions=MultiPartitions(
+    date=DailyPartitions(start="2025-01-01"), tenant=StaticPartitions(["acme", "zeta"])))
+def sales_total(sales):
+    return [{"total": sum(sales.column("amount").to_pylist())}]
+'''
+
+
+def test_multi_partitions_through_the_cli(tmp_path: Path, pg_server, pg_schema) -> None:
+    project = write_project(tmp_path / "p", MULTI, schema=pg_schema)
+    ran = run_cli("-p", str(project), "materialize", "sales", "sales_total", "--partition",
+                  "tenant=acme,date=2025-01-02", "--partition", "date=2025-01-02,tenant=zeta",
+                  env={"PG_DSN": pg_server.dsn})
+    assert ran.code == 0, ran.stdout + ran.stderr
+    assert sql_rows(pg_server, f'SELECT _partition_tenant, _partition_date, total FROM '
+                    f'"{pg_schema}".sales_total ORDER BY 1') == [
+        ("acme", "2025-01-02", 4.0), ("zeta", "2025-01-02", 4.0)]

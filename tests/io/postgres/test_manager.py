@@ -75,10 +75,10 @@ def test_an_empty_partition_exists(pg_server, pg_schema) -> None:
 
 def test_multi_partitions_get_one_column_per_dimension(pg_server, pg_schema) -> None:
     manager = _manager(pg_server, pg_schema)
-    ctx = StoreContext("sales", partition="2025-01-01|acme",
+    ctx = StoreContext("sales", partition="date=2025-01-01,tenant=acme",
                        partition_path="date=2025-01-01/tenant=acme")
     manager.store(ctx, pa.table({"amount": [1.0, 2.0]}))
-    manager.store(StoreContext("sales", partition="2025-01-01|zeta",
+    manager.store(StoreContext("sales", partition="date=2025-01-01,tenant=zeta",
                                partition_path="date=2025-01-01/tenant=zeta"),
                   pa.table({"amount": [7.0]}))
     assert manager.load(ctx).to_pylist() == [{"amount": 1.0}, {"amount": 2.0}]
