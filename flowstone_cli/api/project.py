@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from flowstone_cli.api.checks import target_problems
+from flowstone_cli.api.io_checks import io_manager_problems
 from flowstone_cli.api.tenants import tenant_filter
 from flowstone_cli.api.partitions import partition_status
 from flowstone_cli.definitions.asset import AssetSpec
@@ -76,6 +77,7 @@ def check_project(project: str | os.PathLike[str] | None = None, *, cwd: Path | 
         problems += memory_manager_problems(loaded.definitions.assets.values(), loaded.config,
                                             loaded.config.executor.type)
         problems += target_problems(loaded)
+        problems += io_manager_problems(loaded)
     return CheckResult(root=root, problems=tuple(problems), asset_count=len(report.specs),
                        report=report)
 

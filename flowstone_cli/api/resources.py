@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flowstone_cli.api.io_checks import io_manager_health
 from flowstone_cli.api.wiring import build_resources
 from flowstone_cli.errors import FlowStoneError
 from flowstone_cli.project.loader import Project
@@ -36,4 +37,7 @@ def check_resources(project: Project) -> list[ResourceHealth]:
             continue
         problem = ResourceSet(resources).health()[name]
         results.append(ResourceHealth(name, section.type, problem))
+    # I/O managers that reach a server (postgres) are checked too, as `io_managers.NAME`.
+    results += [ResourceHealth(f"io_managers.{h.name}", h.type, h.problem)
+                for h in io_manager_health(project)]
     return results

@@ -22,6 +22,7 @@ from flowstone_cli.io.json_manager import JsonIOManager
 from flowstone_cli.io.memory_manager import MemoryIOManager
 from flowstone_cli.io.parquet_manager import ParquetIOManager
 from flowstone_cli.io.pickle_manager import PickleIOManager
+from flowstone_cli.io.postgres import PostgresIOManager
 
 BUILTIN_IO_MANAGERS: Mapping[str, type[IOManager]] = MappingProxyType({
     "pickle": PickleIOManager,
@@ -32,7 +33,12 @@ BUILTIN_IO_MANAGERS: Mapping[str, type[IOManager]] = MappingProxyType({
 })
 """The built-in I/O manager classes by type name; `pickle` is the default."""
 
-_BUILTIN_LIST = ", ".join(BUILTIN_IO_MANAGERS)
+CONFIGURED_IO_MANAGERS: Mapping[str, type[IOManager]] = MappingProxyType({
+    "postgres": PostgresIOManager,
+})
+"""Built-in types that need options (a DSN), so they exist only as `[io_managers.NAME]`."""
+
+_BUILTIN_LIST = ", ".join([*BUILTIN_IO_MANAGERS, *CONFIGURED_IO_MANAGERS])
 
 
 def resolve_io_manager_class(
@@ -42,7 +48,8 @@ def resolve_io_manager_class(
     """The `IOManager` class for a configured type name.
 
     Args:
-        type_name: a built-in name (`pickle`, `json`, `parquet`, `duckdb`, `memory`) or
+        type_name: a built-in name (`pickle`, `json`, `parquet`, `duckdb`, `memory`,
+            `postgres`) or
             `"package.module:ClassName"` for a user class.
         import_module: how modules are imported (the project loader passes one that imports
             from the project's own package).
@@ -54,7 +61,7 @@ def resolve_io_manager_class(
     if not isinstance(type_name, str) or not type_name.strip():
         raise ConfigError(f"I/O manager type {type_name!r} is empty or not a string",
                           hint=f"Use one of {_BUILTIN_LIST}, or 'package.module:ClassName'.")
-    builtin = BUILTIN_IO_MANAGERS.get(type_name)
+    builtin = BUILTIN_IO_MANAGERS.get(type_name) or CONFIGURED_IO_MANAGERS.get(type_name)
     if builtin is not None:
         return builtin
     if ":" not in type_name:
