@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from flowstone_cli.errors import FlowStoneError, Problem
-from flowstone_cli.project.interpolate import redact
+from flowstone_cli.redaction import NO_SECRETS, Redactor
 
 
 def _default(value: Any) -> Any:
@@ -36,7 +36,7 @@ class Printer:
 
     def __init__(self, *, json_mode: bool = False) -> None:
         self.json = json_mode
-        self.secrets: frozenset[str] = frozenset()
+        self.redactor: Redactor = NO_SECRETS
         self._out: Console | None = None
         self._err: Console | None = None
 
@@ -59,14 +59,28 @@ class Printer:
         """True when stdout is an interactive terminal."""
         return sys.stdout.isatty()
 
+    @property
+    def secrets(self) -> frozenset[str]:
+        """The resolved secrets this printer hides."""
+        return self.redactor.secrets
+
+    @secrets.setter
+    def secrets(self, values: frozenset[str]) -> None:
+        self.redactor = Redactor(values)
+
     def clean(self, text: str) -> str:
-        """`text` with every resolved secret replaced by `***`."""
-        return redact(text, self.secrets) if self.secrets else text
+        """`text` with every resolved secret (raw or JSON-escaped) replaced by `***`."""
+        return self.redactor.text(text) if self.redactor else text
+
+    def to_json(self, data: Any, *, indent: int | None = None) -> str:
+        """`data` as JSON text, its values redacted before serialising (and the text after)."""
+        return self.clean(json.dumps(self.redactor.value(data), default=_default,
+                                     indent=indent, sort_keys=False))
 
     def emit_json(self, data: Any) -> None:
         """Print `data` as one JSON document on stdout."""
-        text = json.dumps(data, default=_default, indent=2, sort_keys=False)
-        sys.stdout.write(self.clean(text) + "\n")
+        text = self.to_json(data, indent=2)
+        sys.stdout.write(text + "\n")
         sys.stdout.flush()
 
     def line(self, text: str = "", *, style: str | None = None) -> None:

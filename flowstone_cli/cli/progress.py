@@ -68,7 +68,7 @@ class RunView:
         if self.printer.json:
             return
         if self.log_format == "json":
-            sys.stderr.write(self.printer.clean(json.dumps(event.to_dict())) + "\n")
+            sys.stderr.write(self.printer.to_json(event.to_dict()) + "\n")
             return
         important = event.kind in _FINISHED or event.kind is EventKind.STEP_RETRYING
         if self._live is not None:
