@@ -31,6 +31,17 @@ def _default(value: Any) -> Any:
     return str(value)
 
 
+# C0 controls but newline and tab, DEL, and C1 controls: ESC sequences set window titles, clear the
+# screen or rewrite earlier lines. Text output shows them as visible `\x1b` escapes instead.
+_CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x00, 0x20), *range(0x7f, 0xa0))
+             if c not in (0x09, 0x0a)}
+
+
+def escape_controls(text: str) -> str:
+    """`text` with terminal control characters (but newline and tab) written as `\\xNN`."""
+    return text.translate(_CONTROLS)
+
+
 class Printer:
     """Writes command output; knows whether JSON was asked for and which secrets to hide."""
 
@@ -69,17 +80,19 @@ class Printer:
         self.redactor = Redactor(values)
 
     def clean(self, text: str) -> str:
-        """`text` with every resolved secret (raw or JSON-escaped) replaced by `***`."""
-        return self.redactor.text(text) if self.redactor else text
+        """`text` with every resolved secret (raw or JSON-escaped) replaced by `***` and terminal
+        control characters escaped (for text output; JSON escapes them itself)."""
+        return escape_controls(self.redactor.text(text) if self.redactor else text)
 
     def to_json(self, data: Any, *, indent: int | None = None) -> str:
         """`data` as JSON text, its values redacted before serialising (and the text after)."""
-        return self.clean(json.dumps(self.redactor.value(data), default=_default,
-                                     indent=indent, sort_keys=False))
+        text = json.dumps(self.redactor.value(data), default=_default, indent=indent,
+                          sort_keys=False)
+        return self.redactor.text(text) if self.redactor else text
 
     def emit_json(self, data: Any) -> None:
         """Print `data` as one JSON document on stdout."""
-        text = self.to_json(data, indent=2)
+        text = self.to_json(data, indent=2)  # json escapes control characters itself
         sys.stdout.write(text + "\n")
         sys.stdout.flush()
 
