@@ -312,7 +312,9 @@ def wipe(ctx: typer.Context, asset: AssetArg,
                              "materialization(s))?"):
             state.printer.line("nothing deleted")
             return
-    result = api.wipe(project, plan)
+    result = api.wipe(project, plan, on_wait=lambda runs: state.printer.err.print(
+        f"waiting for run {', '.join(sorted(runs))} to finish before wiping {what}",
+        markup=False, highlight=False))
     if state.json:
         state.printer.emit_json(result.to_dict())
         return
