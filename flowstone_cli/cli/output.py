@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
@@ -35,11 +36,13 @@ def _default(value: Any) -> Any:
 # screen or rewrite earlier lines. Text output shows them as visible `\x1b` escapes instead.
 _CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x00, 0x20), *range(0x7f, 0xa0))
              if c not in (0x09, 0x0a)}
+_HAS_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def escape_controls(text: str) -> str:
     """`text` with terminal control characters (but newline and tab) written as `\\xNN`."""
-    return text.translate(_CONTROLS)
+    # The search is a fast scan; translating only when needed keeps big outputs cheap.
+    return text.translate(_CONTROLS) if _HAS_CONTROL.search(text) else text
 
 
 class Printer:
