@@ -9,7 +9,7 @@ text before they are bound, and `Redactor.text` also masks the JSON-escaped spel
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from flowstone_cli.redaction import Redactor
@@ -30,10 +30,14 @@ class RedactingConnection:
         self._conn = conn
         self._redactor = redactor
 
-    def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> Any:
+    def execute(self, sql: str, parameters: Sequence[Any] | Mapping[str, Any] | None = None
+                ) -> Any:
         """Run `sql` with every string parameter (and strings inside lists) redacted."""
         if parameters is None:
             return self._conn.execute(sql)
+        if isinstance(parameters, Mapping):  # named parameters: keep the names
+            return self._conn.execute(sql, {k: self._redactor.value(v)
+                                            for k, v in parameters.items()})
         return self._conn.execute(sql, self._redactor.value(list(parameters)))
 
     def executemany(self, sql: str, parameters: Sequence[Sequence[Any]]) -> Any:
