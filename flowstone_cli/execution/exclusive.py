@@ -64,7 +64,8 @@ def acquire(store: MetadataStore, keys: Sequence[Key], record: RunRecord, *, tim
             holders &= alive
             if not holders:
                 writer.insert_run(record)
-                writer.record_ownership(record.run_id, process_token(os.getpid()), list(keys))
+                # No planned steps: there is nothing for `runs resume` to compute for a wipe.
+                writer.record_ownership(record.run_id, process_token(os.getpid()), [])
                 writer.claim(record.run_id, list(keys), now)
                 return inside(writer)
         if time.monotonic() >= deadline:
