@@ -8,6 +8,8 @@ import json
 from pathlib import Path
 from textwrap import dedent
 
+import pytest
+
 from tests.approvals.webhook_server import WebhookServer
 from tests.cli_runner import run_cli
 
@@ -38,7 +40,7 @@ def assert_clean(where: str, data: bytes | str) -> None:
             secret.encode("latin-1", errors="ignore") == secret.encode(), where
 
 
-def make_project(tmp_path: Path) -> Path:
+def make_project(tmp_path: Path, executor: str = "inline") -> Path:
     project = tmp_path / "vault"
     (project / "assets").mkdir(parents=True)
     (project / "lib").mkdir()
@@ -48,7 +50,7 @@ def make_project(tmp_path: Path) -> Path:
         name = "vault"
 
         [executor]
-        type = "inline"
+        type = "EXECUTOR"
 
         [resources.api]
         type = "lib.api:Api"
@@ -59,7 +61,7 @@ def make_project(tmp_path: Path) -> Path:
         [notifications.reviewers]
         type = "webhook"
         url = "${REVIEW_URL}"
-        """))
+        """).replace("EXECUTOR", executor))
     (project / "lib" / "api.py").write_text(dedent("""
         from flowstone_cli import Resource
 
@@ -105,8 +107,10 @@ def make_project(tmp_path: Path) -> Path:
     return project
 
 
-def test_three_secrets_never_appear_in_any_output_file_or_payload(tmp_path: Path) -> None:
-    project = make_project(tmp_path)
+@pytest.mark.parametrize("executor", ["inline", "process"])
+def test_three_secrets_never_appear_in_any_output_file_or_payload(tmp_path: Path,
+                                                                  executor: str) -> None:
+    project = make_project(tmp_path, executor)
     with WebhookServer() as server:
         env = {**SECRETS, "REVIEW_URL": server.url}
         p = ["-p", str(project)]
