@@ -32,7 +32,7 @@ def validate_asset_name(name: str) -> str:
     if len(name) > MAX_NAME_LENGTH:
         raise InvalidNameError(f"asset name {name[:40]!r}... is longer than {MAX_NAME_LENGTH} "
                                "characters", hint="Use a shorter name.")
-    if not _IDENTIFIER.match(name) or keyword.iskeyword(name):
+    if not _IDENTIFIER.fullmatch(name) or keyword.iskeyword(name):
         raise InvalidNameError(f"asset name {name!r} is not a valid identifier",
                                hint="Use letters, digits and underscores, not starting with a "
                                     "digit, e.g. `daily_report`.")
@@ -65,7 +65,7 @@ def validate_partition_key_part(key: str, *, what: str = "partition key") -> str
         raise InvalidNameError(f"{what} {key!r} contains non-ASCII characters",
                                hint="Keys must be plain ASCII so that look-alike keys cannot "
                                     "name different files.")
-    if key in (".", "..") or not _KEY_PART.match(key) or key != key.strip():
+    if key in (".", "..") or not _KEY_PART.fullmatch(key) or key != key.strip():
         raise InvalidNameError(f"{what} {key!r} contains characters that are not allowed",
                                hint="Use letters, digits and `_ - . : + @`; no `/`, `\\`, `..`, "
                                     "NUL or leading/trailing spaces.")

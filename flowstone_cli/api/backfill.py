@@ -172,6 +172,7 @@ def list_backfills(project: Project, *, limit: int = 20) -> list[BackfillRecord]
     store = open_store(project)
     if not store.exists():
         return []
+    reap_dead_runs(store)  # a backfill whose coordinator died shows as crashed, not running
     with store.reader() as reader:
         return reader.list_backfills(limit=limit)
 

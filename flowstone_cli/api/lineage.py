@@ -28,11 +28,13 @@ from flowstone_cli.lineage.recorded import upstream as upstream_of
 from flowstone_cli.metadata.store import MetadataStore, StoreReader
 from flowstone_cli.planning.plan import StepKey
 from flowstone_cli.project.loader import Project
+from flowstone_cli.redaction import Redactor
 
 
 def metadata_store(project: Project) -> MetadataStore:
     """The project's metadata store (no connection is opened here)."""
-    return MetadataStore(project.metadata_path, lock_timeout=project.config.metadata.lock_timeout)
+    return MetadataStore(project.metadata_path, lock_timeout=project.config.metadata.lock_timeout,
+                         redactor=Redactor(project.secrets))
 
 
 @contextmanager

@@ -21,6 +21,7 @@ from flowstone_cli.notifications.senders import (
     targets_from_config,
 )
 from flowstone_cli.project.loader import Project
+from flowstone_cli.redaction import Redactor
 
 logger = logging.getLogger("flowstone.notifications")
 MAX_ATTEMPTS = 50
@@ -52,6 +53,9 @@ def deliver_pending(project: Project, store: MetadataStore) -> dict[str, int]:
     if not pending:
         return {"sent": 0, "failed": 0}
     targets = targets_from_config(project.config.notifications)
+    # The outbox is redacted when written; redacting again here also covers rows queued by an
+    # older FlowStone, before anything leaves the machine.
+    redactor = Redactor(project.secrets)
     results: list[tuple[str, bool, str | None]] = []
     for notification_id, target_name, event, payload, attempts in pending:
         target = targets.get(target_name)
@@ -60,7 +64,7 @@ def deliver_pending(project: Project, store: MetadataStore) -> dict[str, int]:
                             if target is None else "gave up after too many attempts"))
             continue
         try:
-            deliver(target, json.loads(payload))
+            deliver(target, redactor.value(json.loads(payload)))
             results.append((notification_id, True, None))
         except NotificationError as exc:
             logger.warning("%s (%s; will retry)", exc.message, event)

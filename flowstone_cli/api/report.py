@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import date, datetime, time, timezone
+from pathlib import Path
 
 from flowstone_cli._version import __version__
 from flowstone_cli.api.lineage import read_session
@@ -14,7 +15,10 @@ from flowstone_cli.planning.selection import select
 from flowstone_cli.project.loader import Project
 from flowstone_cli.reporting.html import render_html
 from flowstone_cli.reporting.model import REPORT_FORMATS, Report, build_report
-from flowstone_cli.reporting.tables import render_csv, render_markdown
+from flowstone_cli.reporting.tables import CSV_COLUMNS, render_csv, render_markdown
+
+# How each format begins: a file that begins like this is a previous report and may be replaced.
+_REPORT_HEADS = ("# FlowStone report: ", '{\n  "report_version":', ",".join(CSV_COLUMNS) + "\n")
 
 
 def parse_since(text: str | None) -> datetime | None:
@@ -73,3 +77,43 @@ def render(report: Report, fmt: str) -> str:
         return json.dumps(report.to_dict(), indent=2) + "\n"
     raise UsageError(f"unknown report format `{fmt}`",
                      hint=f"Use one of: {', '.join(REPORT_FORMATS)}.")
+
+
+def is_report(path: Path) -> bool:
+    """Whether the file at `path` looks like a report FlowStone wrote (any format)."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(4096).decode("utf-8", errors="replace")
+    except OSError:
+        return False
+    return head.startswith(_REPORT_HEADS) or (head.lstrip().lower().startswith("<!doctype html>")
+                                             and "<title>FlowStone report: " in head)
+
+
+def check_output(project: Project, output: Path, *, force: bool = False) -> Path:
+    """Refuse a `--output` that would destroy something: the metadata store (or its WAL),
+    anything under the project's `.flowstone/` folder, a folder, or an existing file that is not
+    a previous report (unless `force`).
+
+    Returns:
+        The path to write (resolved, symlinks followed).
+
+    Raises:
+        UsageError: the path is refused.
+    """
+    target = output.expanduser().resolve()
+    store = project.metadata_path.resolve()
+    protected = {store, store.with_name(store.name + ".wal")}
+    private = (project.root / ".flowstone").resolve()
+    if target in protected or target == private or private in target.parents:
+        raise UsageError(f"refusing to write the report to {output}: it is "
+                         + ("FlowStone's metadata store" if target in protected
+                            else "inside the project's .flowstone/ folder"),
+                         hint="Write the report somewhere else, e.g. --output report.html.")
+    if target.is_dir():
+        raise UsageError(f"cannot write the report to {output}: it is a folder",
+                         hint="Give a file name, e.g. --output report.html.")
+    if target.exists() and not force and not is_report(target):
+        raise UsageError(f"refusing to overwrite {output}: it is not a FlowStone report",
+                         hint="Give another file name, or --force to replace it.")
+    return target

@@ -3,20 +3,35 @@
 The materializations are marked first and the values deleted after: a crash in between leaves
 values that are no longer current (the next `materialize` rewrites them), never a current
 record that points at a deleted value. The lineage history stays.
+
+`wipe` holds the claims of the partitions it deletes, as runs do (`execution/exclusive.py`): it
+waits for a run materializing them to finish, marks what is recorded *inside* the session that
+takes the claims, and no run can record a new value until the deletes are done and the claims
+released. The wipe is recorded as a run with trigger `wipe`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+import socket
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
+from flowstone_cli._version import __version__
 from flowstone_cli.api.lineage import metadata_store, read_session
+from flowstone_cli.api.materialize import current_actor
 from flowstone_cli.api.wiring import build_io_managers
+from flowstone_cli.execution import exclusive
 from flowstone_cli.execution.runtime import partition_info
 from flowstone_cli.io.base import StoreContext
 from flowstone_cli.io.registry import BUILTIN_IO_MANAGERS
 from flowstone_cli.lineage.graph import check_partition, uses_dynamic_partitions
+from flowstone_cli.metadata.ids import new_run_id
+from flowstone_cli.metadata.records import RunRecord
+from flowstone_cli.metadata.statuses import RunStatus
+from flowstone_cli.metadata.store import StoreWriter
 from flowstone_cli.planning.plan import StepKey
 from flowstone_cli.project.loader import Project
 
@@ -102,19 +117,54 @@ def plan_wipe(project: Project, asset: str, partitions: Sequence[str] = ()) -> W
     return WipePlan(asset, tuple(targets))
 
 
-def wipe(project: Project, plan: WipePlan) -> WipeResult:
-    """Mark the plan's materializations wiped, then delete their stored values.
+def wipe(project: Project, plan: WipePlan, *, wait: float = 300.0, actor: str | None = None,
+         on_wait: Callable[[set[str]], None] | None = None) -> WipeResult:
+    """Mark the plan's materializations wiped, then delete their stored values, holding the
+    partitions' claims throughout.
+
+    Args:
+        wait: seconds to wait for runs that are materializing these partitions.
+        on_wait: told the ids of those runs when waiting starts.
 
     Raises:
+        ClaimsBusyError: runs kept materializing the partitions past `wait`.
         IOManagerError: a value could not be deleted (its materialization stays wiped; run
             `wipe` again to retry the deletion).
     """
     spec = project.definitions.get(plan.asset)
-    if plan.step_count:
-        with metadata_store(project).writer() as writer:
-            for target in plan.targets:
-                for step_id in target.step_ids:
-                    writer.update_step(step_id, wiped=True)
+    if not plan.targets:
+        return WipeResult(plan.asset, (), 0, ())
+    store = metadata_store(project)
+    keys = [(plan.asset, t.partition) for t in plan.targets]
+    now = datetime.now(timezone.utc)
+    record = RunRecord(run_id=new_run_id(), status=RunStatus.RUNNING, trigger="wipe",
+                       selection=plan.asset, command=f"wipe {plan.asset}",
+                       actor=current_actor(actor), host=socket.gethostname(), pid=os.getpid(),
+                       flowstone_version=__version__, started_at=now, heartbeat_at=now)
+
+    def mark(writer: StoreWriter) -> int:
+        # Read again under the claims: a run may have recorded a value since the plan was made.
+        fresh = [r for r in writer.materializations_of_keys(keys) if not r.wiped]
+        for step in fresh:
+            writer.update_step(step.step_id, wiped=True)
+        return len(fresh)
+
+    marked = exclusive.acquire(store, keys, record, timeout=wait, inside=mark, on_wait=on_wait)
+    status = RunStatus.FAILED
+    try:
+        deleted, skipped = _delete_values(project, plan, spec)
+        status = RunStatus.SUCCEEDED
+    except KeyboardInterrupt:
+        status = RunStatus.CANCELED
+        raise
+    finally:
+        exclusive.release(store, record.run_id, status, {"wiped": marked})
+    return WipeResult(plan.asset, tuple(t.partition for t in plan.targets), marked, deleted,
+                      skipped)
+
+
+def _delete_values(project: Project, plan: WipePlan, spec: Any
+                   ) -> tuple[tuple[str, ...], tuple[str, ...]]:
     wanted = {name for t in plan.targets for name in t.io_managers}
     usable = {n for n in wanted if n in BUILTIN_IO_MANAGERS or n in project.config.io_managers}
     managers = build_io_managers(project, usable) if usable else {}
@@ -126,5 +176,4 @@ def wipe(project: Project, plan: WipePlan) -> WipeResult:
             if name in managers:
                 managers[name].delete(context)
                 deleted.append(managers[name].uri_for(context))
-    return WipeResult(plan.asset, tuple(t.partition for t in plan.targets), plan.step_count,
-                      tuple(dict.fromkeys(deleted)), tuple(sorted(wanted - usable)))
+    return tuple(dict.fromkeys(deleted)), tuple(sorted(wanted - usable))

@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         if callable(show):
             show()
         else:
-            printer.err.print(f"error: {exc}", style="red", markup=False)
+            printer.err.print(printer.clean(f"error: {exc}"), style="red", markup=False)
         return int(getattr(exc, "exit_code", ExitCode.BAD_INPUT) or ExitCode.BAD_INPUT)
     except KeyboardInterrupt:
         printer.err.print("interrupted", style="red")
@@ -85,8 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - last resort: never a raw traceback without --debug
         if debug:
             traceback.print_exc()
-        printer.err.print(f"internal error: {type(exc).__name__}: {exc}", style="red",
-                          markup=False)
+        printer.err.print(printer.clean(f"internal error: {type(exc).__name__}: {exc}"),
+                          style="red", markup=False)
         printer.err.print("  hint: run again with --debug for the traceback, and report it.",
                           markup=False)
         return int(ExitCode.STEP_FAILED)

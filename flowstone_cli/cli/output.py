@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
@@ -14,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from flowstone_cli.errors import FlowStoneError, Problem
-from flowstone_cli.project.interpolate import redact
+from flowstone_cli.redaction import NO_SECRETS, Redactor
 
 
 def _default(value: Any) -> Any:
@@ -31,12 +32,25 @@ def _default(value: Any) -> Any:
     return str(value)
 
 
+# C0 controls but newline and tab, DEL, and C1 controls: ESC sequences set window titles, clear the
+# screen or rewrite earlier lines. Text output shows them as visible `\x1b` escapes instead.
+_CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x00, 0x20), *range(0x7f, 0xa0))
+             if c not in (0x09, 0x0a)}
+_HAS_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def escape_controls(text: str) -> str:
+    """`text` with terminal control characters (but newline and tab) written as `\\xNN`."""
+    # The search is a fast scan; translating only when needed keeps big outputs cheap.
+    return text.translate(_CONTROLS) if _HAS_CONTROL.search(text) else text
+
+
 class Printer:
     """Writes command output; knows whether JSON was asked for and which secrets to hide."""
 
     def __init__(self, *, json_mode: bool = False) -> None:
         self.json = json_mode
-        self.secrets: frozenset[str] = frozenset()
+        self.redactor: Redactor = NO_SECRETS
         self._out: Console | None = None
         self._err: Console | None = None
 
@@ -59,14 +73,30 @@ class Printer:
         """True when stdout is an interactive terminal."""
         return sys.stdout.isatty()
 
+    @property
+    def secrets(self) -> frozenset[str]:
+        """The resolved secrets this printer hides."""
+        return self.redactor.secrets
+
+    @secrets.setter
+    def secrets(self, values: frozenset[str]) -> None:
+        self.redactor = Redactor(values)
+
     def clean(self, text: str) -> str:
-        """`text` with every resolved secret replaced by `***`."""
-        return redact(text, self.secrets) if self.secrets else text
+        """`text` with every resolved secret (raw or JSON-escaped) replaced by `***` and terminal
+        control characters escaped (for text output; JSON escapes them itself)."""
+        return escape_controls(self.redactor.text(text) if self.redactor else text)
+
+    def to_json(self, data: Any, *, indent: int | None = None) -> str:
+        """`data` as JSON text, its values redacted before serialising (and the text after)."""
+        text = json.dumps(self.redactor.value(data), default=_default, indent=indent,
+                          sort_keys=False)
+        return self.redactor.text(text) if self.redactor else text
 
     def emit_json(self, data: Any) -> None:
         """Print `data` as one JSON document on stdout."""
-        text = json.dumps(data, default=_default, indent=2, sort_keys=False)
-        sys.stdout.write(self.clean(text) + "\n")
+        text = self.to_json(data, indent=2)  # json escapes control characters itself
+        sys.stdout.write(text + "\n")
         sys.stdout.flush()
 
     def line(self, text: str = "", *, style: str | None = None) -> None:

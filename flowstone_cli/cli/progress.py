@@ -3,9 +3,9 @@ and cron, nothing but the final object with `--json`."""
 
 from __future__ import annotations
 
-import json
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 from rich.console import Group
@@ -68,7 +68,7 @@ class RunView:
         if self.printer.json:
             return
         if self.log_format == "json":
-            sys.stderr.write(self.printer.clean(json.dumps(event.to_dict())) + "\n")
+            sys.stderr.write(self.printer.to_json(event.to_dict()) + "\n")
             return
         important = event.kind in _FINISHED or event.kind in (EventKind.STEP_RETRYING,
                                                              EventKind.CHECK_FAILED)
@@ -93,8 +93,11 @@ class RunView:
         return Group(head, running, *self._recent)
 
 
-def summary_table(summary: Any) -> Table:
-    """The end-of-run table: one row per step that ran or was skipped for a reason."""
+def summary_table(summary: Any, clean: Callable[[str], str]) -> Table:
+    """The end-of-run table: one row per step that ran or was skipped for a reason.
+
+    `clean` masks secrets and escapes control characters in the reasons (error messages).
+    """
     table = Table(title=f"run {summary.run_id}: {summary.status.value}", header_style="bold")
     for column in ("step", "status", "reason / error", "duration"):
         table.add_column(column, overflow="fold")
@@ -102,6 +105,7 @@ def summary_table(summary: Any) -> Table:
         duration = "" if outcome.duration_ms is None else f"{outcome.duration_ms / 1000:.2f}s"
         style = {"succeeded": "green", "failed": "red", "timed_out": "red", "skipped": "yellow",
                  "canceled": "yellow", "up_to_date": "dim"}.get(outcome.status.value, "")
-        table.add_row(str(outcome.key), Text(outcome.status.value, style=style), outcome.reason,
+        table.add_row(str(outcome.key), Text(outcome.status.value, style=style),
+                      clean(outcome.reason or ""),
                       duration)
     return table

@@ -22,18 +22,15 @@ from flowstone_cli.io.registry import (
     resolve_io_manager_class,
 )
 from flowstone_cli.project.imports import import_module_for_project, import_object
-from flowstone_cli.project.loader import Project, is_remote, load_project
+from flowstone_cli.project.loader import Project, load_project
+from flowstone_cli.project.store_clash import io_manager_root
 from flowstone_cli.resources.base import Resource, ResourceSet, build_resource
 from flowstone_cli.resources.rate_limiter import NamedLimits, RateLimiter, parse_rate
 from flowstone_cli.resources.registry import LIMITS_FILE, STATE_DIR, builtin_resource_class
 
 
 def _root_for(project: Project, configured: str | None) -> str:
-    if configured is None:
-        return project.storage_root
-    if is_remote(configured):
-        return configured
-    return str((project.root / configured.removeprefix("file://")).resolve())
+    return io_manager_root(project.root, project.storage_root, configured)
 
 
 def build_io_managers(project: Project, names: Iterable[str] | None = None) -> dict[str, IOManager]:

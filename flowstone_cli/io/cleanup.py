@@ -66,7 +66,7 @@ def _cleanup_local(root: str, stale_after_seconds: float) -> int:
     now = time.time()
     for directory, _dirs, files in os.walk(root):
         for name in files:
-            match = TEMP_NAME_PATTERN.match(name)
+            match = TEMP_NAME_PATTERN.fullmatch(name)
             if match is None:
                 continue
             path = os.path.join(directory, name)
@@ -90,7 +90,7 @@ def _cleanup_remote(fs: Any, root: str, stale_after_seconds: float) -> int:
     now = time.time()
     for path, info in fs.find(root, detail=True).items():
         name = path.rsplit("/", 1)[-1]
-        if TEMP_NAME_PATTERN.match(name) is None:
+        if TEMP_NAME_PATTERN.fullmatch(name) is None:
             continue
         modified = info.get("mtime") or info.get("created")
         timestamp = modified.timestamp() if hasattr(modified, "timestamp") else modified

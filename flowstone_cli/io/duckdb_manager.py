@@ -185,9 +185,16 @@ class DuckDBIOManager(IOManager):
     @contextlib.contextmanager
     def _session(self, ctx: StoreContext, operation: str, *,
                  read_only: bool) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A short connection, retried while another process holds the file; always closed."""
+        """A short connection, retried while another process holds the file; always closed.
+
+        A read-write session refuses a file that holds FlowStone metadata: asset tables must
+        never shadow the store's tables (the load-time check catches a configured clash; this
+        catches one made later, e.g. through a symlink).
+        """
         con = self._connect(ctx, operation, read_only=read_only)
         try:
+            if not read_only:
+                self._refuse_metadata_store(con, ctx, operation)
             yield con
         finally:
             con.close()
@@ -211,6 +218,17 @@ class DuckDBIOManager(IOManager):
                 # Full jitter: processes that collided do not retry in lock-step.
                 time.sleep(min(remaining, random.uniform(delay / 2, delay)))
                 delay = min(delay * 2, _MAX_DELAY_SECONDS)
+
+    def _refuse_metadata_store(self, con: duckdb.DuckDBPyConnection, ctx: StoreContext,
+                               operation: str) -> None:
+        found = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = "
+                            "'main' AND table_name IN ('meta', 'runs', 'steps')").fetchall()
+        if found and found[0][0] == 3:
+            raise IOManagerError(
+                f"could not {operation} {failures.describe(ctx.asset, ctx.partition)}: "
+                f"{self.database_path} is a FlowStone metadata store, not a warehouse",
+                hint="Give the duckdb I/O manager its own `path`, e.g. warehouse.duckdb.",
+                retryable=False)
 
     def _busy_error(self, ctx: StoreContext, operation: str,
                     exc: Exception) -> IOManagerError:

@@ -18,6 +18,7 @@ from flowstone_cli.io import failures
 from flowstone_cli.io.base import IOManager, StoreContext, StoredValue
 from flowstone_cli.io.filesystems import fs_path
 from flowstone_cli.io.paths import Location
+from flowstone_cli.io.contained import unlink_contained
 from flowstone_cli.io.publish import Writer, publish_file
 
 
@@ -61,7 +62,8 @@ class FileIOManager(IOManager):
         serialisation = self._serialisation(ctx, location, value)
         published = publish_file(location.path, serialisation.write,
                                  fs=None if self.is_local else self.fs,
-                                 sync_directory=ctx.sync_directory)
+                                 sync_directory=ctx.sync_directory,
+                                 root=self.root if self.is_local else None)
         return StoredValue(uri=location.uri, size_bytes=published.size_bytes,
                            rows=serialisation.rows, data_version=published.sha256)
 
@@ -91,8 +93,7 @@ class FileIOManager(IOManager):
         location = self.location(ctx)
         # Deleting what is not there is not an error: `wipe` must be safe to repeat.
         if self.is_local:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(location.path)
+            unlink_contained(self.root, location.path)  # never through a symlink below the root
             return
         path = fs_path(self.fs, location.path)
         try:

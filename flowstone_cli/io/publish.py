@@ -13,6 +13,7 @@ The sha256 of exactly the published bytes is computed while writing, not by read
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import logging
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 if TYPE_CHECKING:
     from fsspec import AbstractFileSystem
 
+from flowstone_cli.io.contained import directory_fd, relative_parts
 from flowstone_cli.io.filesystems import fs_path, is_object_store
 
 logger = logging.getLogger(__name__)
@@ -98,7 +100,7 @@ def temp_name(name: str) -> str:
 
 
 def publish_file(path: str, write: Writer, *, fs: AbstractFileSystem | None = None,
-                 sync_directory: bool = True) -> PublishedFile:
+                 sync_directory: bool = True, root: str | None = None) -> PublishedFile:
     """Publish the bytes `write` produces at `path`, atomically.
 
     Args:
@@ -107,12 +109,17 @@ def publish_file(path: str, write: Writer, *, fs: AbstractFileSystem | None = No
         fs: the fsspec file system of a remote root; None for the local file system.
         sync_directory: fsync the directory after the rename (local only). Pass False only
             when the caller fsyncs the directory itself before relying on the file.
+        root: for a local `path` under a storage root: the root. Folders below it are then
+            opened without following symlinks and the file is written relative to them, so the
+            containment check and the write are one step (see `io/contained.py`).
 
     Returns:
         The size and sha256 of the published bytes.
 
     Any exception from `write` (or from the storage) propagates and nothing is published.
     """
+    if fs is None and root is not None:
+        return _publish_contained(root, path, write, sync_directory=sync_directory)
     if fs is None:
         return _publish_local(path, write, sync_directory=sync_directory)
     target = fs_path(fs, path)
@@ -151,6 +158,30 @@ def _publish_local(path: str, write: Writer, *, sync_directory: bool = True) -> 
         raise
     if sync_directory:
         fsync_directory(directory)
+    return PublishedFile(size_bytes=sink.size, sha256=sink.hexdigest())
+
+
+def _publish_contained(root: str, path: str, write: Writer, *,
+                       sync_directory: bool) -> PublishedFile:
+    *folders, name = relative_parts(root, path)
+    make_dirs_durable(root)  # the root itself (folders below it are made without following)
+    with directory_fd(root, folders, create=True) as directory:
+        tmp = temp_name(name)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+                     | getattr(os, "O_NOFOLLOW", 0), 0o666, dir_fd=directory)
+        try:
+            with open(fd, "wb", buffering=_LOCAL_BUFFER_BYTES) as raw:
+                sink = HashingWriter(raw)
+                write(sink)
+                raw.flush()
+                os.fsync(raw.fileno())
+            os.replace(tmp, name, src_dir_fd=directory, dst_dir_fd=directory)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp, dir_fd=directory)
+            raise
+        if sync_directory:
+            os.fsync(directory)
     return PublishedFile(size_bytes=sink.size, sha256=sink.hexdigest())
 
 

@@ -12,6 +12,7 @@ from flowstone_cli.errors import NotFoundError, UsageError
 from flowstone_cli.metadata.codec import Column, Kind, Table, encode_time
 from flowstone_cli.metadata.records import plain
 from flowstone_cli.metadata.records import StepRecord
+from flowstone_cli.metadata.statuses import RunStatus
 from flowstone_cli.metadata.steps import STEPS
 
 if TYPE_CHECKING:
@@ -167,3 +168,30 @@ def remove_dynamic_keys(conn: DuckDBPyConnection, name: str, keys: Sequence[str]
         conn.execute("DELETE FROM dynamic_partitions WHERE name = ? AND partition_key IN "
                      "(SELECT UNNEST(?))", [name, gone])
     return gone
+
+
+_CRASH_WITH_RUNS = """
+    UPDATE backfills SET status = ?, ended_at = ?
+    WHERE status = ?
+      AND backfill_id IN (SELECT backfill_id FROM runs
+                          WHERE run_id IN (SELECT UNNEST(?::VARCHAR[])) AND backfill_id IS NOT NULL)
+      AND NOT EXISTS (SELECT 1 FROM runs r
+                      WHERE r.backfill_id = backfills.backfill_id AND r.status = ?)
+    RETURNING backfill_id
+"""
+
+
+def crash_with_runs(conn: DuckDBPyConnection, run_ids: Sequence[str], now: datetime
+                    ) -> list[str]:
+    """Mark `running` backfills whose runs among `run_ids` crashed, and which have no other run
+    still running, as `crashed` (resumable with `backfill resume`); returns their ids.
+
+    Called in the same session that marks the runs crashed, so a backfill's state follows its
+    runs whichever command finds the dead run first.
+    """
+    if not run_ids:
+        return []
+    rows = conn.execute(_CRASH_WITH_RUNS, [BackfillStatus.CRASHED.value, encode_time(now),
+                                           BackfillStatus.RUNNING.value, list(run_ids),
+                                           RunStatus.RUNNING.value]).fetchall()
+    return [row[0] for row in rows]

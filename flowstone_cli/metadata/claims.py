@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
+from flowstone_cli.metadata.backfills import crash_with_runs as crash_backfills
 from flowstone_cli.metadata.codec import encode_json, encode_time
 from flowstone_cli.metadata.ids import new_id
 from flowstone_cli.metadata.records import StepRecord
@@ -209,6 +210,7 @@ def reap(conn: DuckDBPyConnection, reasons: dict[str, str], now: datetime) -> li
         status=StepStatus.ABANDONED, reason=f"run crashed: {reasons[run_id]}", started_at=now,
         ended_at=now, duration_ms=0.0) for run_id, asset, partition in rows])
     release_all(conn, reaped)
+    crash_backfills(conn, reaped, now)
     return reaped
 
 

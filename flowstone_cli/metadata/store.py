@@ -28,9 +28,11 @@ from flowstone_cli.metadata import steps as step_table
 from flowstone_cli.metadata.connection import duckdb_module, exclusive_session
 from flowstone_cli.metadata.backfills import BackfillRecord
 from flowstone_cli.metadata.claims import Claim, LiveRun
+from flowstone_cli.metadata.redacting import RedactingConnection
 from flowstone_cli.metadata.records import EventRecord, LineageRecord, RunRecord, StepRecord
 from flowstone_cli.metadata.schema import read_meta
 from flowstone_cli.metadata.sessions import open_for_reading, read_error, write_session
+from flowstone_cli.redaction import NO_SECRETS, Redactor
 
 if TYPE_CHECKING:
     from duckdb import DuckDBPyConnection
@@ -431,9 +433,12 @@ class MetadataStore:
         lock_timeout: how long to wait for another process to release the file.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, lock_timeout: float = 30.0) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, lock_timeout: float = 30.0,
+                 redactor: Redactor | None = None) -> None:
         self.path = Path(path)
         self.lock_timeout = lock_timeout
+        # Every value written goes through it (see metadata/redacting.py).
+        self.redactor = redactor or NO_SECRETS
         # Set once this process has seen the file at a schema it knows; later write sessions
         # then skip the read-only pre-check (each write session still re-checks inside).
         self._schema_checked = False
@@ -460,7 +465,8 @@ class MetadataStore:
         deadline = time.monotonic() + self.lock_timeout
         with _ctrl_c_stays_ctrl_c(), exclusive_session(self.path, deadline), \
                 write_session(self.path, deadline, pre_check=not self._schema_checked) as conn:
-            yield StoreWriter(conn)
+            yield StoreWriter(RedactingConnection(conn, self.redactor)  # type: ignore[arg-type]
+                              if self.redactor else conn)
         self._schema_checked = True
 
     @contextmanager

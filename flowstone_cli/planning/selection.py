@@ -60,7 +60,7 @@ def parse_term(text: str) -> Term:
     Raises:
         SelectionError: the term is malformed.
     """
-    match = _TERM.match(text)
+    match = _TERM.fullmatch(text)
     if not match or not match.group("method"):
         raise SelectionError(f"cannot parse selection term `{text}`",
                              hint="Use name, +name, name+, 2+name, group:NAME, tag:KEY=VALUE or *.")
@@ -78,7 +78,7 @@ def parse_term(text: str) -> Term:
                 return Term(text, "tag", key, tag_value if eq else None, up=up, down=down)
         raise SelectionError(f"unknown selection method in `{text}`",
                              hint="Methods are group:NAME and tag:KEY or tag:KEY=VALUE.")
-    if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", core):
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", core):
         raise SelectionError(f"`{core}` in selection `{text}` is not an asset name",
                              hint="Use name, +name, name+, 2+name, group:NAME, tag:KEY=VALUE or *.")
     return Term(text, "name", core, up=up, down=down)

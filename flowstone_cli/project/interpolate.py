@@ -12,10 +12,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flowstone_cli.errors import ConfigError
+from flowstone_cli.redaction import Redactor
 
 _PATTERN = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}")
-_SECRETISH = re.compile(r"(secret|password|passwd|token|credential|private|api_?key|access_?key|webhook"
-                        r"|(^|_)key$|(^|_)pass$|dsn)", re.IGNORECASE)
+# What docs/configuration.md promises: a variable whose name, or a configuration key whose name,
+# contains one of these words anywhere (`STRIPE_KEY_LIVE`, `SIGNING_KEY_PEM`, `api_key`).
+_SECRETISH = re.compile(r"(secret|password|passwd|passphrase|token|credential|private|key|auth"
+                        r"|dsn|webhook|signature|cookie|(^|_)pass(_|$))", re.IGNORECASE)
+# In these sections every key below the section's own name is a credential field when it (or a
+# table above it, e.g. `storage_options` or `credentials`) looks like one.
+_CREDENTIAL_SECTIONS = ("resources", "io_managers", "storage", "notifications")
 
 
 @dataclass
@@ -56,17 +62,24 @@ class Interpolator:
                 raise ConfigError(f"{self.source}: `{key}` uses ${{{name}}} but the environment "
                                   f"variable {name} is not set",
                                   hint=f"Set {name}, or give a default: ${{{name}:-value}}.")
-            if resolved and (_SECRETISH.search(name) or _SECRETISH.search(path[-1] if path
-                                                                              else "")):
+            if resolved and (_SECRETISH.search(name) or _is_credential_field(path)):
                 self.secrets.add(resolved)
             return resolved
 
         return _PATTERN.sub(replace, text)
 
 
+def _is_credential_field(path: tuple[str, ...]) -> bool:
+    """Whether the configuration key at `path` holds a credential."""
+    if not path:
+        return False
+    if path[0] in _CREDENTIAL_SECTIONS:
+        # [resources.NAME] / [io_managers.NAME]: the NAME itself does not make a field secret.
+        fields = path[2:] if path[0] in ("resources", "io_managers", "notifications") else path[1:]
+        return any(_SECRETISH.search(part) for part in fields if not part.isdigit())
+    return bool(_SECRETISH.search(path[-1]))
+
+
 def redact(text: str, secrets: set[str] | frozenset[str]) -> str:
-    """Replace every occurrence of a secret in `text` with `***`."""
-    for secret in sorted(secrets, key=len, reverse=True):
-        if len(secret) >= 3:
-            text = text.replace(secret, "***")
-    return text
+    """Replace every occurrence of a secret in `text` (raw or JSON-escaped) with `***`."""
+    return Redactor(secrets).text(text)

@@ -17,6 +17,7 @@ from flowstone_cli.definitions.definitions import Definitions
 from flowstone_cli.errors import ConfigError, DefinitionError, Problem
 from flowstone_cli.project.config import CONFIG_FILE, FlowStoneConfig, read_config
 from flowstone_cli.project.discovery import import_project_modules
+from flowstone_cli.project.store_clash import metadata_clash_problems
 from flowstone_cli.project.validation import automation_problems, check_problems, validate_specs
 
 METADATA_FILE = "flowstone.duckdb"
@@ -150,10 +151,13 @@ def inspect_project(root: Path, env: Mapping[str, str]) -> LoadReport:
     if problems or config is None:
         return LoadReport(None, tuple(problems), tuple(specs))
     storage_root = storage_root_for(root, config)
+    metadata_path = metadata_path_for(root, config, storage_root)
+    clashes = metadata_clash_problems(root, config, storage_root, metadata_path)
+    if clashes:
+        return LoadReport(None, tuple(clashes), tuple(specs))
     project = Project(root=root, config=config,
                       definitions=Definitions.from_specs(specs, schedules, sensors, checks),
-                      storage_root=storage_root,
-                      metadata_path=metadata_path_for(root, config, storage_root),
+                      storage_root=storage_root, metadata_path=metadata_path,
                       secrets=secrets, package=discovered.package)
     return LoadReport(project, (), tuple(specs))
 

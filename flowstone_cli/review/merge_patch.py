@@ -43,15 +43,41 @@ def canonical_hash(value: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+# Merging, hashing, copying and storing a patch are recursive; a patch nested deeper than this is
+# refused up front instead of failing half-way with a RecursionError.
+MAX_PATCH_DEPTH = 64
+
+
+def nesting_depth(value: Any) -> int:
+    """How deeply lists and objects nest in a JSON-like value (a scalar is 0); not recursive."""
+    deepest = 0
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend((v, depth + 1) for v in item)
+    return deepest
+
+
 def load_patch(text: str, source: str) -> Any:
     """Parse a patch file's text.
 
     Raises:
-        UsageError: not valid JSON.
+        UsageError: not valid JSON, or nested more than `MAX_PATCH_DEPTH` levels.
     """
+    too_deep = UsageError(f"{source} nests lists or objects more than {MAX_PATCH_DEPTH} levels "
+                          "deep", hint="A merge patch changes a few fields; flatten it.")
     try:
-        return json.loads(text)
+        patch = json.loads(text)
     except json.JSONDecodeError as exc:
         raise UsageError(f"{source} is not valid JSON: {exc}",
                          hint="A merge patch is a JSON object, e.g. {\"title\": \"Fixed\"}.") \
             from None
+    except RecursionError:
+        raise too_deep from None
+    if nesting_depth(patch) > MAX_PATCH_DEPTH:
+        raise too_deep
+    return patch

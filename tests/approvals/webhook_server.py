@@ -13,13 +13,16 @@ class WebhookServer:
 
     def __init__(self) -> None:
         self.received: list[dict[str, Any]] = []
+        self.raw: list[bytes] = []  # the bodies as sent, before parsing
         self.status = 200
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
                 length = int(self.headers.get("Content-Length", "0"))
-                body = json.loads(self.rfile.read(length) or b"{}")
+                data = self.rfile.read(length)
+                server.raw.append(data)
+                body = json.loads(data or b"{}")
                 if server.status < 300:
                     server.received.append(body)
                 self.send_response(server.status)

@@ -218,19 +218,24 @@ def report(ctx: typer.Context, selection: OptionalSelection = None, exclude: Exc
            output: Annotated[Path | None, typer.Option(
                "--output", "-o", help="Write to this file instead of stdout.",
                show_default=False)] = None,
+           force: Annotated[bool, typer.Option(
+               "--force", help="Overwrite an existing --output file that is not a report.")
+           ] = False,
            json_flag: JsonOpt = False) -> None:
     """Export materialization history, lineage and the audit trail of runs for a selection."""
     from flowstone_cli.api import report as api
 
     state = state_of(ctx, json_flag=json_flag)
     chosen_format = fmt or ("json" if state.json else "md")
-    result = api.make_report(load(state), selection or ["*"], exclude or (), since=since)
+    project = load(state)
+    target = None if output is None else api.check_output(project, output, force=force)
+    result = api.make_report(project, selection or ["*"], exclude or (), since=since)
     text = state.printer.clean(api.render(result, chosen_format))
-    if output is None:
+    if target is None:
         state.printer.plain(text)
         return
     try:
-        output.write_text(text, encoding="utf-8")
+        target.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"cannot write the report to {output}: {exc.strerror or exc}",
                          hint="Check that the folder exists and is writable.") from None
@@ -307,7 +312,9 @@ def wipe(ctx: typer.Context, asset: AssetArg,
                              "materialization(s))?"):
             state.printer.line("nothing deleted")
             return
-    result = api.wipe(project, plan)
+    result = api.wipe(project, plan, on_wait=lambda runs: state.printer.err.print(
+        f"waiting for run {', '.join(sorted(runs))} to finish before wiping {what}",
+        markup=False, highlight=False))
     if state.json:
         state.printer.emit_json(result.to_dict())
         return

@@ -27,7 +27,7 @@ def parse_tags(values: list[str] | None) -> dict[str, str]:
     tags: dict[str, str] = {}
     for value in values or []:
         key, eq, val = value.partition("=")
-        if not eq or not re.match(r"^[A-Za-z_][A-Za-z0-9_.\-]*$", key):
+        if not eq or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.\-]*", key):
             raise UsageError(f"--tag {value!r} is not KEY=VALUE",
                              hint="Write tags like --tag team=data.")
         tags[key] = val
@@ -102,7 +102,7 @@ def render_summary(state: object, summary: object) -> None:
         printer.emit_json(summary.to_dict())  # type: ignore[attr-defined]
         return
     if printer.is_terminal:
-        printer.out.print(summary_table(summary))
+        printer.out.print(summary_table(summary, printer.clean))
     counts = ", ".join(f"{n} {s}" for s, n in sorted(summary.counts.items()))  # type: ignore
     printer.line(f"run {summary.run_id} {summary.status.value} in "  # type: ignore
                  f"{summary.duration_s:.2f}s: {counts or 'nothing to do'}")  # type: ignore
