@@ -1,0 +1,204 @@
+"""What the `flowstone ui` dashboard reads and starts: a cheap change signature of the metadata
+store, the state of every asset in one read session, the runs that touched an asset, and
+launching runs and approval resumes detached (exactly as `flowstone tick` does).
+
+The change signature is a `stat` of the DuckDB file and its write-ahead log: a committed write
+changes one of them, and reading it takes no lock, so a dashboard polling it never delays a run.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from flowstone_cli.api.approvals import Decision, decide
+from flowstone_cli.api.lineage import metadata_store, read_session
+from flowstone_cli.automation.launcher import LaunchRequest, launch_detached
+from flowstone_cli.definitions.checkpoint import CheckpointSpec
+from flowstone_cli.errors import UsageError
+from flowstone_cli.lineage.status import stale_steps
+from flowstone_cli.metadata.checkpoints import RequestStatus
+from flowstone_cli.metadata.ids import new_run_id
+from flowstone_cli.metadata.records import RunRecord, StepRecord
+from flowstone_cli.metadata.statuses import FINAL_STEP_STATUSES, RunStatus
+from flowstone_cli.planning.partition_selection import PartitionRequest
+from flowstone_cli.planning.selection import Selection, select, split_terms
+from flowstone_cli.project.loader import Project
+
+# Asset states, most urgent first: a node shows the first that applies.
+STATES = ("running", "waiting_approval", "failed", "stale", "up_to_date", "never")
+
+
+def store_signature(project: Project) -> str:
+    """A string that changes whenever a write is committed to the metadata store (no lock)."""
+    parts = []
+    path = Path(project.metadata_path)
+    for candidate in (path, path.with_name(path.name + ".wal")):
+        try:
+            info = os.stat(candidate)
+        except FileNotFoundError:
+            parts.append("-")
+            continue
+        parts.append(f"{info.st_mtime_ns}:{info.st_size}:{info.st_ino}")
+    return "|".join(parts)
+
+
+@dataclass(frozen=True)
+class AssetState:
+    """The dashboard's state of one asset: a `STATES` value and a short reason."""
+
+    state: str
+    reason: str = ""
+
+    def to_list(self) -> list[str]:
+        """Compact JSON form `[state, reason]`."""
+        return [self.state, self.reason]
+
+
+@dataclass(frozen=True)
+class DashboardState:
+    """Every asset's state and the status of recent runs, read in one session."""
+
+    assets: dict[str, AssetState]
+    runs: dict[str, str]
+    pending_approvals: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for the live event stream."""
+        return {"assets": {k: v.to_list() for k, v in self.assets.items()}, "runs": self.runs,
+                "pending_approvals": self.pending_approvals}
+
+
+def dashboard_state(project: Project, *, recent_runs: int = 50) -> DashboardState:
+    """The state of every asset (running, waiting for approval, failed, stale with the reason,
+    up to date, never materialized) and the status of the newest runs."""
+    definitions = project.definitions
+    names = list(definitions.order)
+    with read_session(project) as reader:
+        if reader is None:
+            return DashboardState({n: AssetState("never", "never materialized") for n in names},
+                                  {}, 0)
+        summaries = reader.asset_summary(names)
+        live: dict[str, str] = {}
+        for run in reader.runs_with_status(RunStatus.RUNNING.value):
+            done = {(s.asset, s.partition) for s in reader.steps_for_run(run.run_id)
+                    if s.status in FINAL_STEP_STATUSES}
+            for key in reader.planned_steps(run.run_id):
+                if (key[0], key[1]) not in done:
+                    live.setdefault(key[0], run.run_id)
+        pending = reader.list_checkpoints(status="pending", limit=100_000)
+        waiting = Counter(r.checkpoint for r in pending)
+        report = stale_steps(definitions, Selection(assets=tuple(names), reasons={n: "selected" for n in names}), PartitionRequest(),
+                             reader, now=datetime.now(timezone.utc))
+        runs = {r.run_id: r.status.value for r in reader.list_runs(limit=recent_runs)}
+    stale: dict[str, Counter[str]] = {}
+    for step in report.stale:
+        stale.setdefault(step.asset, Counter())[step.reason] += 1
+    states: dict[str, AssetState] = {}
+    for name in names:
+        summary = summaries.get(name)
+        if name in live:
+            states[name] = AssetState("running", f"in run {live[name]}")
+        elif waiting.get(name):
+            states[name] = AssetState("waiting_approval", f"{waiting[name]} pending request(s)")
+        elif summary is not None and summary.failed:
+            states[name] = AssetState("failed", f"{summary.failed} partition(s) failed")
+        elif summary is None or not summary.materialized:
+            states[name] = AssetState("never", "never materialized")
+        elif name in stale:
+            reason, count = stale[name].most_common(1)[0]
+            states[name] = AssetState("stale", reason if count == 1 else f"{reason} ({count})")
+        else:
+            states[name] = AssetState("up_to_date", "")
+    return DashboardState(states, runs, len(pending))
+
+
+def runs_of_asset(project: Project, asset: str, *, limit: int = 20,
+                  status: str | None = None) -> list[RunRecord]:
+    """The newest runs that recorded a step of `asset`."""
+    project.definitions.get(asset)  # NotFoundError for an unknown asset
+    store = metadata_store(project)
+    if not store.exists():
+        return []
+    found: list[RunRecord] = []
+    with store.reader() as reader:
+        for run in reader.list_runs(limit=max(limit * 20, 200), status=status):
+            if any(s.asset == asset for s in reader.steps_for_run(run.run_id)):
+                found.append(run)
+                if len(found) >= limit:
+                    break
+    return found
+
+
+def asset_history(project: Project, asset: str, *, limit: int = 20) -> list[StepRecord]:
+    """The newest finished attempts of `asset`, newest first."""
+    project.definitions.get(asset)
+    with read_session(project) as reader:
+        if reader is None:
+            return []
+        return list(reversed(reader.step_history([asset])))[:limit]
+
+
+def launch_materialize(project: Project, selection: Sequence[str], *,
+                       partitions: Sequence[str] = (), partition_range: str | None = None,
+                       actor: str | None = None) -> str:
+    """Start `flowstone materialize SELECTION` detached (as `tick` does) and return its run id.
+
+    Raises:
+        SelectionError: the selection is malformed or matches nothing.
+        UsageError: a malformed partition range.
+    """
+    terms = split_terms(selection)
+    select(project.definitions, terms)
+    keys = [k for k in partitions if k]
+    if partition_range:
+        if ".." not in partition_range:
+            raise UsageError(f"partition range {partition_range!r} is not START..END",
+                             hint="Write e.g. 2025-01-01..2025-01-31.")
+    tags = {"launched_by": actor} if actor else None
+    request = LaunchRequest(run_id=new_run_id(), selection=tuple(terms),
+                            partitions=tuple(keys), trigger="ui", tags=tags,
+                            partition_range=partition_range or None)
+    launch_detached(project.root, request)
+    return request.run_id
+
+
+def decide_detached(project: Project, request_id: str, *, approve: bool, by: str | None = None,
+                    reason: str | None = None, patch_text: str | None = None
+                    ) -> tuple[Decision, str | None]:
+    """Approve or reject through the same `decide` as `flowstone approve`, then launch the held
+    work as a detached run (like `tick` after a timeout). Returns the decision and the run id.
+
+    Raises:
+        UsageError: unknown, expired or already decided request; a bad patch.
+    """
+    decision = decide(project, request_id, approve=approve, by=by, reason=reason,
+                      patch_text=patch_text, resume=False)
+    request = decision.request
+    store = metadata_store(project)
+    with store.reader() as reader:
+        run = reader.get_run(request.run_id)
+    launch = LaunchRequest(run_id=new_run_id(), selection=tuple(split_terms(
+        [run.selection or request.checkpoint])),
+        partitions=(request.partition,) if request.partition else (),
+        trigger=f"approval:{request.request_id}")
+    launch_detached(project.root, launch)
+    with store.writer() as writer:
+        writer.update_checkpoint(request.request_id, resumed_run_id=launch.run_id)
+    return decision, launch.run_id
+
+
+def checkpoint_names(project: Project) -> list[str]:
+    """The project's checkpoints, in dependency order."""
+    return [n for n in project.definitions.order
+            if isinstance(project.definitions.assets[n], CheckpointSpec)]
+
+
+def is_pending(status: RequestStatus) -> bool:
+    """Whether a request can still be decided."""
+    return status is RequestStatus.PENDING
