@@ -1,0 +1,188 @@
+"""`flowstone ui` over plain HTTP: pages, the token and origin checks, read-only mode, the live
+event stream, detached launches, Ctrl-C with a stream open, and the missing-extra message."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.cli_runner import run_cli
+from tests.web.conftest import run_status, wait_for
+
+
+def test_every_page_needs_the_token_then_renders(ui) -> None:
+    server = ui()
+    assert server.cli("materialize", "+daily_report", "--partition", "2025-01-15").code == 0
+    status, _, body = server.get("/")
+    assert status == 403 and "token" in body
+    status, headers, body = server.get(f"/?token={server.token}")
+    assert status == 200 and "Asset graph" in body
+    cookie = headers["set-cookie"].split(";", 1)[0]
+    assert "HttpOnly" in headers["set-cookie"] and "SameSite=strict" in headers["set-cookie"]
+    run_id = json.loads(server.cli("runs", "list", "--json").stdout)[0]["run_id"]
+    for path in ("/", "/assets/daily_report", "/assets/daily_report?partition=2025-01-15",
+                 "/assets/user_profiles", "/runs", f"/runs/{run_id}", "/runs?asset=raw_events",
+                 "/runs?status=succeeded", "/backfills", "/approvals"):
+        status, _, body = server.get(path, headers={"Cookie": cookie})
+        assert status == 200, (path, body[:300])
+    _, _, asset_page = server.get("/assets/daily_report?partition=2025-01-15",
+                                  headers={"Cookie": cookie})
+    assert "Lineage of daily_report[2025-01-15]" in asset_page and "cleaned_events" in asset_page
+    _, _, run_page = server.get(f"/runs/{run_id}", headers={"Cookie": cookie})
+    assert 'data-status="succeeded"' in run_page and "Timeline" in run_page
+    status, _, body = server.get("/assets/no_such_asset", headers={"Cookie": cookie})
+    assert status == 404 and "no_such_asset" in body
+    # A wrong token is no token.
+    assert server.get("/runs?token=wrong")[0] == 403
+    assert server.get("/events")[0] == 403
+
+
+def test_changes_need_the_token_and_this_origin(ui) -> None:
+    server = ui()
+    fields = {"selection": "user_profiles"}
+    assert server.post("/launch", fields, token=False)[0] == 403
+    assert server.post("/launch", fields, origin="http://evil.example")[0] == 403
+    assert server.post("/launch", fields, origin=None)[0] == 403
+    assert server.post("/launch", fields, origin="http://localhost:1")[0] == 403
+    # A page of another site pointing at this server's port is refused by its Host header too.
+    status, _, _ = server.request("GET", f"/?token={server.token}",
+                                  headers={"Host": "attacker.example"})
+    assert status == 403
+    assert json.loads(server.cli("runs", "list", "--json").stdout) == []
+    status, _, body = server.post("/launch", fields)
+    assert status == 200, body
+    run_id = json.loads(body)["run_id"]
+    assert wait_for(lambda: run_status(server, run_id) == "succeeded", what="launched run")
+    shown = json.loads(server.cli("runs", "show", run_id, "--json").stdout)
+    assert shown["trigger"] == "ui"
+
+
+def test_read_only_shows_no_buttons_and_refuses_changes(ui, example: Path) -> None:
+    assert run_cli("-p", str(example), "materialize", "+published_report", "--partition",
+                   "2025-01-08").code == 3
+    request_id = json.loads(run_cli("-p", str(example), "checkpoints", "list",
+                                    "--json").stdout)[0]["request_id"]
+    server = ui("--read-only")
+    cookie = {"Cookie": f"flowstone_token_{server.port}={server.token}"}
+    for path in ("/approvals", "/assets/daily_report", "/"):
+        status, _, body = server.get(path, headers=cookie)
+        assert status == 200
+        assert "<button type=\"submit\"" not in body and "<form class=\"decide" not in body
+        assert 'name="flowstone-token"' not in body
+    _, _, body = server.get("/approvals", headers=cookie)
+    assert request_id in body and "read-only" in body
+    status, _, _ = server.post(f"/approvals/{request_id}", {"decision": "approve"})
+    assert status == 403
+    shown = json.loads(run_cli("-p", str(example), "checkpoints", "show", request_id,
+                               "--json").stdout)
+    assert shown["status"] == "pending"
+
+
+def _read_event(response: http.client.HTTPResponse) -> dict[str, str]:
+    """The next `event: state` block of a server-sent event stream."""
+    block: dict[str, str] = {}
+    while True:
+        line = response.readline().decode("utf-8")
+        assert line, "stream ended"
+        line = line.rstrip("\n")
+        if not line:
+            if block.get("event") == "state":
+                return block
+            block = {}
+            continue
+        if line.startswith(":"):
+            continue
+        key, _, value = line.partition(": ")
+        block[key] = value
+
+
+def test_event_stream_pushes_each_change_with_its_cursor(ui) -> None:
+    server = ui()
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=120)
+    conn.request("GET", f"/events?token={server.token}")
+    response = conn.getresponse()
+    assert response.status == 200
+    assert response.getheader("content-type").startswith("text/event-stream")
+    first = _read_event(response)
+    assert json.loads(first["data"])["assets"]["user_profiles"][0] == "never"
+    assert server.cli("materialize", "user_profiles").code == 0
+    while True:
+        event = _read_event(response)
+        state = json.loads(event["data"])
+        if state["assets"]["user_profiles"][0] == "up_to_date":
+            break
+    assert int(event["id"]) > int(first["id"]) and state["version"] == int(event["id"])
+    conn.close()
+    # Reconnecting with the cursor of an older state gets the current one at once.
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=120)
+    conn.request("GET", f"/events?token={server.token}", headers={"Last-Event-ID": first["id"]})
+    again = _read_event(conn.getresponse())
+    assert again["id"] == event["id"]
+    conn.close()
+
+
+def test_ctrl_c_stops_the_server_with_a_stream_open(ui) -> None:
+    server = ui()
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=120)
+    conn.request("GET", f"/events?token={server.token}")
+    response = conn.getresponse()
+    _read_event(response)
+    server.proc.send_signal(signal.SIGINT)
+    # uvicorn alone waits for open streams for ever; ours end when the server is told to stop.
+    code = server.proc.wait(timeout=60)
+    assert code in (0, 130)
+    conn.close()
+
+
+def test_approve_through_the_server_resumes_detached(ui, example: Path) -> None:
+    assert run_cli("-p", str(example), "materialize", "+published_report", "--partition",
+                   "2025-01-08").code == 3
+    request_id = json.loads(run_cli("-p", str(example), "checkpoints", "list",
+                                    "--json").stdout)[0]["request_id"]
+    server = ui()
+    status, _, body = server.post(f"/approvals/{request_id}", {"decision": "reject"})
+    assert status == 400 and "needs a reason" in json.loads(body)["message"]
+    status, _, body = server.post(f"/approvals/{request_id}",
+                                  {"decision": "approve", "reason": "checked",
+                                   "patch": '{"note": "fixed"}', "by": "reviewer"})
+    assert status == 200, body
+    answer = json.loads(body)
+    shown = json.loads(server.cli("checkpoints", "show", request_id, "--json").stdout)
+    assert shown["status"] == "approved" and shown["decided_by"] == "reviewer"
+    assert shown["patch"] == {"note": "fixed"} and shown["reason"] == "checked"
+    assert wait_for(lambda: run_status(server, answer["run_id"]) == "succeeded",
+                    what="resumed run")
+    published = json.loads((example / "data" / "published_report" / "2025-01-08.json")
+                           .read_text())
+    assert published["note"] == "fixed" and published["published"] is True
+    status, _, body = server.post(f"/approvals/{request_id}",
+                                  {"decision": "reject", "reason": "late"})
+    assert status == 409 and "already decided" in json.loads(body)["message"]
+
+
+def test_ui_without_the_extra_says_what_to_install(example: Path) -> None:
+    code = ("import sys\n"
+            "sys.modules['starlette'] = None\nsys.modules['uvicorn'] = None\n"
+            "from flowstone_cli.cli.main import main\n"
+            f"sys.exit(main(['-p', {str(example)!r}, 'ui', '--no-open']))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert "pip install 'flowstone-cli[ui]'" in proc.stderr + proc.stdout
+
+
+def test_help_and_list_do_not_import_the_web_stack(example: Path) -> None:
+    for args in (["--help"], ["-p", str(example), "list"], ["ui", "--help"]):
+        code = ("import sys, io, contextlib\n"
+                "from flowstone_cli.cli.main import main\n"
+                "with contextlib.redirect_stdout(io.StringIO()):\n"
+                f"    main({args!r})\n"
+                "print(sorted({m.split('.')[0] for m in sys.modules} & "
+                "{'starlette', 'uvicorn', 'anyio', 'playwright'}))\n")
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              timeout=120, check=True)
+        assert proc.stdout.strip().splitlines()[-1] == "[]", (args, proc.stdout)
