@@ -31,6 +31,7 @@ from flowstone_cli.web.html import Html, esc, page
 from flowstone_cli.web.live import Watcher, event_stream
 
 TRUSTED_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
+WILDCARD_HOSTS = {"0.0.0.0", "::", ""}
 
 
 @dataclass
@@ -66,6 +67,8 @@ def create_app(config: UiConfig) -> Starlette:
 
     def check_host(request: Request) -> None:
         host = (request.headers.get("host") or "").rsplit(":", 1)[0]
+        if config.host in WILDCARD_HOSTS:  # every address of the machine: any name reaches it
+            return
         if host not in TRUSTED_HOSTS and host != config.host:
             raise Forbidden(f"unexpected Host header {host!r}")
 
