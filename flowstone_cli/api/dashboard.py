@@ -19,10 +19,8 @@ from typing import Any
 from flowstone_cli.api.approvals import Decision, decide
 from flowstone_cli.api.lineage import metadata_store, read_session
 from flowstone_cli.automation.launcher import LaunchRequest, launch_detached
-from flowstone_cli.definitions.checkpoint import CheckpointSpec
 from flowstone_cli.errors import UsageError
 from flowstone_cli.lineage.status import stale_steps
-from flowstone_cli.metadata.checkpoints import RequestStatus
 from flowstone_cli.metadata.ids import new_run_id
 from flowstone_cli.metadata.records import RunRecord, StepRecord
 from flowstone_cli.metadata.statuses import FINAL_STEP_STATUSES, RunStatus
@@ -192,13 +190,3 @@ def decide_detached(project: Project, request_id: str, *, approve: bool, by: str
         writer.update_checkpoint(request.request_id, resumed_run_id=launch.run_id)
     return decision, launch.run_id
 
-
-def checkpoint_names(project: Project) -> list[str]:
-    """The project's checkpoints, in dependency order."""
-    return [n for n in project.definitions.order
-            if isinstance(project.definitions.assets[n], CheckpointSpec)]
-
-
-def is_pending(status: RequestStatus) -> bool:
-    """Whether a request can still be decided."""
-    return status is RequestStatus.PENDING

@@ -186,3 +186,36 @@ def test_help_and_list_do_not_import_the_web_stack(example: Path) -> None:
         proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                               timeout=120, check=True)
         assert proc.stdout.strip().splitlines()[-1] == "[]", (args, proc.stdout)
+
+
+LEAKY = '''
+import os
+
+from flowstone_cli import Output, asset
+
+
+@asset(group="ops")
+def leaky():
+    """An asset that (wrongly) writes a secret into its metadata."""
+    return Output(1, metadata={"dsn": "postgres://app:" + os.environ["UI_SECRET"] + "@db"})
+'''
+
+
+def test_resolved_secrets_never_reach_the_browser(ui, example: Path, monkeypatch) -> None:
+    secret = "s3cr3t-&-<value>"
+    monkeypatch.setenv("UI_SECRET", secret)
+    toml = example / "flowstone.toml"
+    toml.write_text(toml.read_text().replace(
+        'description = "', 'description = "db password ${UI_SECRET}; ', 1))
+    (example / "assets" / "leaky.py").write_text(LEAKY)
+    assert run_cli("-p", str(example), "materialize", "leaky",
+                   env={"UI_SECRET": secret}).code == 0
+    server = ui()
+    cookie = {"Cookie": f"flowstone_token_{server.port}={server.token}"}
+    run_id = json.loads(server.cli("runs", "list", "--json").stdout)[0]["run_id"]
+    for path in ("/assets/leaky", f"/runs/{run_id}", "/api/state", "/"):
+        status, _, body = server.get(path, headers=cookie)
+        assert status == 200
+        assert "s3cr3t" not in body, path
+    _, _, body = server.get("/assets/leaky", headers=cookie)
+    assert "postgres://app:***@db" in body
