@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from flowstone_cli.lineage.status import stale_steps
 from flowstone_cli.metadata.ids import new_run_id
 from flowstone_cli.metadata.records import RunRecord, StepRecord
 from flowstone_cli.metadata.statuses import FINAL_STEP_STATUSES, RunStatus
+from flowstone_cli.metadata.store import StoreReader
 from flowstone_cli.planning.partition_selection import PartitionRequest
 from flowstone_cli.planning.selection import Selection, select, split_terms
 from flowstone_cli.project.loader import Project
@@ -60,11 +61,18 @@ class AssetState:
 
 @dataclass(frozen=True)
 class DashboardState:
-    """Every asset's state and the status of recent runs, read in one session."""
+    """Every asset's state and the status of recent runs, read in one session.
+
+    Attributes:
+        stale: asset -> staleness reason as last computed (carried over while runs go on).
+        checked_at: when staleness was last computed.
+    """
 
     assets: dict[str, AssetState]
     runs: dict[str, str]
     pending_approvals: int
+    stale: dict[str, str] = field(default_factory=dict, compare=False)
+    checked_at: datetime | None = field(default=None, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for the live event stream."""
@@ -72,31 +80,57 @@ class DashboardState:
                 "pending_approvals": self.pending_approvals}
 
 
-def dashboard_state(project: Project, *, recent_runs: int = 50) -> DashboardState:
+def _stale_reasons(project: Project, reader: StoreReader, names: list[str],
+                   now: datetime) -> dict[str, str]:
+    report = stale_steps(project.definitions,
+                         Selection(assets=tuple(names), reasons={n: "selected" for n in names}),
+                         PartitionRequest(), reader, now=now)
+    counts: dict[str, Counter[str]] = {}
+    for step in report.stale:
+        counts.setdefault(step.asset, Counter())[step.reason] += 1
+    return {asset: (reason if n == 1 else f"{reason} ({n})")
+            for asset, found in counts.items() for reason, n in [found.most_common(1)[0]]}
+
+
+def dashboard_state(project: Project, *, previous: DashboardState | None = None,
+                    recent_runs: int = 50) -> DashboardState:
     """The state of every asset (running, waiting for approval, failed, stale with the reason,
-    up to date, never materialized) and the status of the newest runs."""
+    up to date, never materialized) and the status of the newest runs.
+
+    Staleness is the costly part (the plan and decision of `flowstone status` over every
+    asset). While a run is going and `previous` is given, it is carried over instead, so the
+    read session stays short and never holds up the run's writes: an asset materialized since
+    counts as up to date until the next full check, done once no run is going.
+    """
     definitions = project.definitions
     names = list(definitions.order)
+    now = datetime.now(timezone.utc)
     with read_session(project) as reader:
         if reader is None:
             return DashboardState({n: AssetState("never", "never materialized") for n in names},
                                   {}, 0)
         summaries = reader.asset_summary(names)
         live: dict[str, str] = {}
-        for run in reader.runs_with_status(RunStatus.RUNNING.value):
+        running = reader.runs_with_status(RunStatus.RUNNING.value)
+        for run in running:
             done = {(s.asset, s.partition) for s in reader.steps_for_run(run.run_id)
                     if s.status in FINAL_STEP_STATUSES}
             for key in reader.planned_steps(run.run_id):
                 if (key[0], key[1]) not in done:
                     live.setdefault(key[0], run.run_id)
         pending = reader.list_checkpoints(status="pending", limit=100_000)
-        waiting = Counter(r.checkpoint for r in pending)
-        report = stale_steps(definitions, Selection(assets=tuple(names), reasons={n: "selected" for n in names}), PartitionRequest(),
-                             reader, now=datetime.now(timezone.utc))
         runs = {r.run_id: r.status.value for r in reader.list_runs(limit=recent_runs)}
-    stale: dict[str, Counter[str]] = {}
-    for step in report.stale:
-        stale.setdefault(step.asset, Counter())[step.reason] += 1
+        carry = bool(running) and previous is not None and previous.checked_at is not None
+        if carry:
+            assert previous is not None and previous.checked_at is not None
+            checked_at = previous.checked_at
+            stale = {a: r for a, r in previous.stale.items()
+                     if not (summaries.get(a) and summaries[a].last_materialized_at
+                             and summaries[a].last_materialized_at > checked_at)}
+        else:
+            checked_at = now
+            stale = _stale_reasons(project, reader, names, now)
+    waiting = Counter(r.checkpoint for r in pending)
     states: dict[str, AssetState] = {}
     for name in names:
         summary = summaries.get(name)
@@ -109,11 +143,10 @@ def dashboard_state(project: Project, *, recent_runs: int = 50) -> DashboardStat
         elif summary is None or not summary.materialized:
             states[name] = AssetState("never", "never materialized")
         elif name in stale:
-            reason, count = stale[name].most_common(1)[0]
-            states[name] = AssetState("stale", reason if count == 1 else f"{reason} ({count})")
+            states[name] = AssetState("stale", stale[name])
         else:
             states[name] = AssetState("up_to_date", "")
-    return DashboardState(states, runs, len(pending))
+    return DashboardState(states, runs, len(pending), stale, checked_at)
 
 
 def runs_of_asset(project: Project, asset: str, *, limit: int = 20,

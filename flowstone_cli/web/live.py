@@ -52,7 +52,8 @@ class Watcher:
         if signature == self._signature and not due and self.state is not None:
             return
         try:
-            state = await anyio.to_thread.run_sync(dashboard_state, self.project)
+            state = await anyio.to_thread.run_sync(
+                lambda: dashboard_state(self.project, previous=self.state))
         except FlowStoneError as exc:  # busy store or a transient read error: next poll
             log.warning("dashboard state not read: %s", exc.message)
             return
