@@ -219,3 +219,36 @@ def test_resolved_secrets_never_reach_the_browser(ui, example: Path, monkeypatch
         assert "s3cr3t" not in body, path
     _, _, body = server.get("/assets/leaky", headers=cookie)
     assert "postgres://app:***@db" in body
+
+
+def test_a_taken_port_is_a_usage_error(example: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        result = run_cli("-p", str(example), "ui", "--no-open", "--port", str(port))
+    assert result.code == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr and "--port" in result.stderr
+
+
+def test_another_host_prints_a_warning(example: Path) -> None:
+    from tests.cli_runner import flowstone_executable
+
+    proc = subprocess.Popen([*flowstone_executable(), "-p", str(example), "ui", "--no-open",
+                             "--host", "127.0.0.2", "--port", "0"], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        assert proc.stdout is not None
+        seen = []
+        for line in proc.stdout:
+            seen.append(line)
+            if "token=" in line:
+                break
+        text = "".join(seen)
+        assert "warning: listening on 127.0.0.2" in text and "can approve" in text
+        assert "http://127.0.0.2:" in text
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=90)
