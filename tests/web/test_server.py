@@ -16,7 +16,9 @@ from tests.web.conftest import run_status, wait_for
 
 def test_every_page_needs_the_token_then_renders(ui) -> None:
     server = ui()
-    assert server.cli("materialize", "+daily_report", "--partition", "2025-01-15").code == 0
+    assert server.cli("backfill", "+daily_report", "--from", "2025-01-14", "--to",
+                      "2025-01-15").code == 0
+    backfill_id = json.loads(server.cli("backfill", "list", "--json").stdout)[0]["backfill_id"]
     status, _, body = server.get("/")
     assert status == 403 and "token" in body
     status, headers, body = server.get(f"/?token={server.token}")
@@ -26,7 +28,8 @@ def test_every_page_needs_the_token_then_renders(ui) -> None:
     run_id = json.loads(server.cli("runs", "list", "--json").stdout)[0]["run_id"]
     for path in ("/", "/assets/daily_report", "/assets/daily_report?partition=2025-01-15",
                  "/assets/user_profiles", "/runs", f"/runs/{run_id}", "/runs?asset=raw_events",
-                 "/runs?status=succeeded", "/backfills", "/approvals"):
+                 "/runs?status=succeeded", "/backfills", f"/backfills/{backfill_id}",
+                 "/approvals"):
         status, _, body = server.get(path, headers={"Cookie": cookie})
         assert status == 200, (path, body[:300])
     _, _, asset_page = server.get("/assets/daily_report?partition=2025-01-15",
@@ -34,6 +37,9 @@ def test_every_page_needs_the_token_then_renders(ui) -> None:
     assert "Lineage of daily_report[2025-01-15]" in asset_page and "cleaned_events" in asset_page
     _, _, run_page = server.get(f"/runs/{run_id}", headers={"Cookie": cookie})
     assert 'data-status="succeeded"' in run_page and "Timeline" in run_page
+    _, _, grid = server.get(f"/backfills/{backfill_id}", headers={"Cookie": cookie})
+    # 4 daily assets x 2 days, and the unpartitioned user_profiles
+    assert "100%" in grid and grid.count('class="cell s-succeeded"') == 9
     status, _, body = server.get("/assets/no_such_asset", headers={"Cookie": cookie})
     assert status == 404 and "no_such_asset" in body
     # A wrong token is no token.
