@@ -44,7 +44,7 @@ def render_svg(project: Project, placed: Layout, state: DashboardState) -> Html:
                 continue
             x1, y1 = placed.positions[up]
             sx, sy, ex, ey = x1 + NODE_W, y1 + NODE_H // 2, x2, y2 + NODE_H // 2
-            mid = (sx + ex) / 2
+            mid = (sx + ex) // 2
             parts.append(f'<path class="edge" data-from="{esc(up)}" data-to="{esc(name)}" '
                          f'd="M{sx} {sy}C{mid} {sy} {mid} {ey} {ex} {ey}" '
                          'marker-end="url(#arrow)"/>')
@@ -56,11 +56,12 @@ def render_svg(project: Project, placed: Layout, state: DashboardState) -> Html:
         kind = "checkpoint" if isinstance(definitions.assets[name], CheckpointSpec) else "asset"
         title = f"{name} — {LABELS[status]}" + (f": {reason}" if reason else "")
         ups = " ".join(definitions.assets[name].upstream)
+        corner = 14 if kind == "checkpoint" else 5
         parts.append(
             f'<a href="{esc(url("/assets", name))}" class="node {kind}" data-name="{esc(name)}" '
             f'data-state="{esc(status)}" data-up="{esc(ups)}">'
             f'<title>{esc(title)}</title>'
-            f'<rect x="{x}" y="{y}" width="{NODE_W}" height="{NODE_H}" rx="{14 if kind == "checkpoint" else 5}"/>'
+            f'<rect x="{x}" y="{y}" width="{NODE_W}" height="{NODE_H}" rx="{corner}"/>'
             f'<text x="{x + 10}" y="{y + 21}">{esc(_label(name))}</text></a>')
     parts.append("</g></svg>")
     return Html("".join(parts))

@@ -45,7 +45,8 @@ def hostile_metadata():
 
 @asset(group="ops")
 def hostile_error():
-    raise ValueError("<script>window.__pwned = 3</script><img src=x onerror=\\"window.__pwned = 4\\">")
+    raise ValueError("<script>window.__pwned = 3</script>"
+                     "<img src=x onerror=\\"window.__pwned = 4\\">")
 '''
 
 
