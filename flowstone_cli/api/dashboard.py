@@ -29,6 +29,10 @@ from flowstone_cli.planning.partition_selection import PartitionRequest
 from flowstone_cli.planning.selection import Selection, select, split_terms
 from flowstone_cli.project.loader import Project
 
+# Staleness is recomputed at least this often, even while runs go on (a run recorded as running
+# whose process died must not freeze it).
+MAX_CARRY_SECONDS = 60.0
+
 # Asset states, most urgent first: a node shows the first that applies.
 STATES = ("running", "waiting_approval", "failed", "stale", "up_to_date", "never")
 
@@ -66,6 +70,7 @@ class DashboardState:
     Attributes:
         stale: asset -> staleness reason as last computed (carried over while runs go on).
         checked_at: when staleness was last computed.
+        complete: whether staleness was computed by this read (not carried over).
     """
 
     assets: dict[str, AssetState]
@@ -73,6 +78,7 @@ class DashboardState:
     pending_approvals: int
     stale: dict[str, str] = field(default_factory=dict, compare=False)
     checked_at: datetime | None = field(default=None, compare=False)
+    complete: bool = field(default=True, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for the live event stream."""
@@ -93,14 +99,16 @@ def _stale_reasons(project: Project, reader: StoreReader, names: list[str],
 
 
 def dashboard_state(project: Project, *, previous: DashboardState | None = None,
-                    recent_runs: int = 50) -> DashboardState:
+                    staleness: bool = True, recent_runs: int = 50) -> DashboardState:
     """The state of every asset (running, waiting for approval, failed, stale with the reason,
     up to date, never materialized) and the status of the newest runs.
 
     Staleness is the costly part (the plan and decision of `flowstone status` over every
     asset). While a run is going and `previous` is given, it is carried over instead, so the
     read session stays short and never holds up the run's writes: an asset materialized since
-    counts as up to date until the next full check, done once no run is going.
+    counts as up to date until the next full check, done once no run is going (or after
+    `MAX_CARRY_SECONDS`). With
+    `staleness=False` it is carried over whenever `previous` is given (a quick read).
     """
     definitions = project.definitions
     names = list(definitions.order)
@@ -120,7 +128,9 @@ def dashboard_state(project: Project, *, previous: DashboardState | None = None,
                     live.setdefault(key[0], run.run_id)
         pending = reader.list_checkpoints(status="pending", limit=100_000)
         runs = {r.run_id: r.status.value for r in reader.list_runs(limit=recent_runs)}
-        carry = bool(running) and previous is not None and previous.checked_at is not None
+        carry = (bool(running) or not staleness) and previous is not None \
+            and previous.checked_at is not None \
+            and (now - previous.checked_at).total_seconds() < MAX_CARRY_SECONDS
         if carry:
             assert previous is not None and previous.checked_at is not None
             checked_at = previous.checked_at
@@ -146,7 +156,7 @@ def dashboard_state(project: Project, *, previous: DashboardState | None = None,
             states[name] = AssetState("stale", stale[name])
         else:
             states[name] = AssetState("up_to_date", "")
-    return DashboardState(states, runs, len(pending), stale, checked_at)
+    return DashboardState(states, runs, len(pending), stale, checked_at, complete=not carry)
 
 
 def runs_of_asset(project: Project, asset: str, *, limit: int = 20,

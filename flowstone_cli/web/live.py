@@ -46,22 +46,43 @@ class Watcher:
         self._changed = asyncio.Event()
 
     async def refresh(self) -> None:
-        """Read the state now if the store changed (or it is time to re-check staleness)."""
+        """Read the state now if the store changed (or it is time to re-check staleness).
+
+        A change is pushed after a quick read (staleness carried over); the full staleness
+        check follows at once when no run is going, and is pushed too if it differs.
+        """
         signature = store_signature(self.project)
         due = time.monotonic() - self._read_at > REFRESH_SECONDS
         if signature == self._signature and not due and self.state is not None:
             return
+        quick = self.state is not None and not due
+        state = await self._read(staleness=not quick)
+        if state is None:
+            return
+        self._signature = signature
+        self._publish(state)
+        if not state.complete and "running" not in state.runs.values():
+            full = await self._read(staleness=True)
+            if full is not None:
+                self._publish(full)
+        if state.complete or not quick:
+            self._read_at = time.monotonic()
+
+    async def _read(self, *, staleness: bool) -> DashboardState | None:
+        previous = self.state
         try:
             state = await anyio.to_thread.run_sync(
-                lambda: dashboard_state(self.project, previous=self.state))
+                lambda: dashboard_state(self.project, previous=previous, staleness=staleness))
         except FlowStoneError as exc:  # busy store or a transient read error: next poll
             log.warning("dashboard state not read: %s", exc.message)
-            return
+            return None
         self.reads += 1
-        self._signature = signature
-        self._read_at = time.monotonic()
-        if self.state is None or state.to_dict() != self.state.to_dict():
-            self.state = state
+        return state
+
+    def _publish(self, state: DashboardState) -> None:
+        changed = self.state is None or state.to_dict() != self.state.to_dict()
+        self.state = state
+        if changed:
             self.version += 1
             self._changed.set()
             self._changed = asyncio.Event()
