@@ -40,3 +40,21 @@ def test_states_and_carried_staleness(example: Path, monkeypatch) -> None:
     assert dashboard_state(project, previous=earlier, staleness=False).complete
     full = dashboard_state(project, previous=quick)
     assert full.complete and full.assets["cleaned_events"].state == "up_to_date"
+
+
+def test_launch_checks_its_input_before_starting_anything(example: Path) -> None:
+    import pytest
+
+    from flowstone_cli.api.dashboard import launch_materialize
+    from flowstone_cli.automation.launcher import LaunchRequest
+    from flowstone_cli.errors import SelectionError, UsageError
+
+    project = open_project(example)
+    with pytest.raises(SelectionError):
+        launch_materialize(project, ["no_such_asset"])
+    with pytest.raises(UsageError, match="START..END"):
+        launch_materialize(project, ["daily_report"], partition_range="2025-01-01")
+    assert not (example / ".flowstone" / "logs").exists()
+    argv = LaunchRequest(run_id="r1", selection=("daily_report",), trigger="ui",
+                         partition_range="2025-01-01..2025-01-03").argv(example)
+    assert argv[-2:] == ["--partitions", "2025-01-01..2025-01-03"]
