@@ -258,3 +258,38 @@ def test_another_host_prints_a_warning(example: Path) -> None:
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=90)
+
+
+def test_page_and_cli_deciding_at_once_leave_exactly_one_decision(ui, example: Path) -> None:
+    import threading
+
+    from tests.cli_runner import flowstone_executable
+
+    assert run_cli("-p", str(example), "materialize", "+published_report", "--partition",
+                   "2025-01-08").code == 3
+    request_id = json.loads(run_cli("-p", str(example), "checkpoints", "list",
+                                    "--json").stdout)[0]["request_id"]
+    server = ui()
+    cli = subprocess.Popen([*flowstone_executable(), "-p", str(example), "approve", request_id,
+                            "--by", "cli-reviewer", "--no-resume"], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+    answers: list[tuple[int, dict]] = []
+
+    def page() -> None:
+        status, _, body = server.post(f"/approvals/{request_id}",
+                                      {"decision": "reject", "reason": "too low",
+                                       "by": "page-reviewer"})
+        answers.append((status, json.loads(body)))
+
+    clicker = threading.Thread(target=page)
+    clicker.start()
+    out, err = cli.communicate(timeout=300)
+    clicker.join(timeout=300)
+    (status, body), = answers
+    shown = json.loads(server.cli("checkpoints", "show", request_id, "--json").stdout)
+    if shown["decided_by"] == "cli-reviewer":
+        assert cli.returncode == 0 and shown["status"] == "approved"
+        assert status == 409 and "already decided: approved by cli-reviewer" in body["message"]
+    else:
+        assert shown["decided_by"] == "page-reviewer" and shown["status"] == "rejected"
+        assert status == 200 and cli.returncode == 2 and "already decided" in err
