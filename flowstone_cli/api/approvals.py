@@ -122,8 +122,10 @@ def _resume(project: Project, request: CheckpointRequest, sink: EventSink,
 
 def decide(project: Project, request_id: str, *, approve: bool, by: str | None = None,
            reason: str | None = None, patch_file: Path | None = None, resume: bool = True,
-           sink: EventSink = discard) -> Decision:
+           sink: EventSink = discard, patch_text: str | None = None) -> Decision:
     """Approve or reject one pending request, then (by default) resume the paused work.
+
+    The merge patch comes from `patch_file` or, as text, from `patch_text` (the dashboard).
 
     Raises:
         UsageError: unknown, expired or already decided request; a bad patch (exit 2).
@@ -134,12 +136,14 @@ def decide(project: Project, request_id: str, *, approve: bool, by: str | None =
     spec = _spec(project, request)
     patch = None
     before = after = None
-    if patch_file is not None:
+    if patch_file is not None or patch_text is not None:
         if not approve:
             raise UsageError("--patch only goes with approve", hint="Drop --patch.")
-        patch = load_patch(patch_file.read_text(encoding="utf-8"), str(patch_file))
+        source = str(patch_file) if patch_file is not None else "the patch"
+        text = patch_file.read_text(encoding="utf-8") if patch_file is not None else patch_text
+        patch = load_patch(text or "", source)
         if not isinstance(patch, dict) or not patch:
-            raise UsageError(f"{patch_file} must hold a non-empty JSON object (a merge patch)",
+            raise UsageError(f"{source} must hold a non-empty JSON object (a merge patch)",
                              hint='e.g. {"title": "Fixed title", "draft": null}')
         before, after = _patched_hashes(project, request, patch)
     actor = current_actor(by)

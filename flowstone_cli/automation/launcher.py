@@ -25,6 +25,7 @@ class LaunchRequest:
         partitions: partition keys (empty for unpartitioned targets).
         trigger: `schedule:NAME` or `sensor:NAME`.
         tags: run tags.
+        partition_range: an inclusive range `START..END` (`--partitions`), if any.
     """
 
     run_id: str
@@ -32,6 +33,7 @@ class LaunchRequest:
     partitions: tuple[str, ...] = ()
     trigger: str = "schedule"
     tags: Mapping[str, str] | None = None
+    partition_range: str | None = None
 
     def argv(self, project_root: Path) -> list[str]:
         """The command line of the launched process."""
@@ -39,6 +41,8 @@ class LaunchRequest:
                 *self.selection, "--run-id", self.run_id, "--trigger", self.trigger]
         for key in self.partitions:
             args += ["--partition", key]
+        if self.partition_range:
+            args += ["--partitions", self.partition_range]
         for key, value in sorted((self.tags or {}).items()):
             args += ["--tag", f"{key}={value}"]
         return args

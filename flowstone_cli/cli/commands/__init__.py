@@ -14,6 +14,7 @@ from flowstone_cli.cli.commands import partitions as partitions_commands
 from flowstone_cli.cli.commands import run as run_commands
 from flowstone_cli.cli.commands import resources as resources_commands
 from flowstone_cli.cli.commands import runs as runs_commands
+from flowstone_cli.cli.commands import ui as ui_commands
 
 
 def register_commands(app: typer.Typer) -> None:
@@ -28,3 +29,4 @@ def register_commands(app: typer.Typer) -> None:
     automation_commands.register(app)
     checkpoint_commands.register(app)
     check_commands.register(app)
+    ui_commands.register(app)

@@ -1,0 +1,1 @@
+"""`flowstone ui`: the Starlette dashboard. It calls `api` only (see DESIGN.md)."""
