@@ -208,3 +208,15 @@ class TenantIsolationError(FlowStoneError):
 
     code = "cross_tenant_read"
     exit_code = ExitCode.STEP_FAILED
+
+
+class MissingExtraError(FlowStoneError):
+    """A feature needs an optional extra (`pip install 'flowstone-cli[NAME]'`) that is missing."""
+
+    code = "missing_extra"
+
+
+class ClusterStorageError(FlowStoneError):
+    """Values would be stored where workers on another machine cannot reach them."""
+
+    code = "storage_not_shared"

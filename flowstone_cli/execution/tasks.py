@@ -102,6 +102,7 @@ class StepResult:
     metadata: dict[str, Any] = field(default_factory=dict)
     logs: tuple[tuple[float, str, str], ...] = ()
     error: StepError | None = None
+    worker: str | None = None  # the executor's worker that ran it (a Dask worker address)
 
     @property
     def duration_ms(self) -> float:

@@ -1,0 +1,210 @@
+"""The Dask executor: steps run as tasks on a Dask cluster; this process stays the coordinator.
+
+One step attempt is one Dask task with a key unique to the run, step and attempt. Workers
+compute and store values through the I/O managers and return the plain `StepResult`; only this
+process records anything. Dask is told never to re-run a task by itself on a local cluster
+(`allowed-failures = 0`): a worker that dies becomes a failed attempt (`worker_crashed`, which
+the asset's retry policy may retry). A scheduler that goes away fails the steps in flight and
+every later one (`scheduler_lost`), so the run ends failed and `runs resume` finishes it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import dask
+from distributed import Client, Future, LocalCluster, wait
+from distributed.client import FuturesCancelledError
+
+from flowstone_cli.execution.code_bundle import CodeBundle
+from flowstone_cli.execution.executors.base import synthetic_result
+from flowstone_cli.execution.executors.dask_worker import (
+    TIMEOUT_TOPIC,
+    ProjectCode,
+    WorkerJob,
+    run_step,
+)
+from flowstone_cli.execution.tasks import ResultStatus, StepError, StepResult, StepTask
+
+_CANCELED = StepError("canceled", "Canceled", "run canceled")
+
+
+@dataclass
+class _InFlight:
+    task: StepTask
+    future: Future
+    submitted: float
+    timeout: float | None
+
+
+def start_client(address: str | None, workers: int) -> tuple[Client, LocalCluster | None]:
+    """A client of the cluster at `address`, or of a new local cluster of `workers` processes."""
+    if address is not None:
+        client = Client(address, timeout=60, set_as_default=False)
+        client.wait_for_workers(1, timeout=300)
+        return client, None
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                               dashboard_address=None, host="127.0.0.1")
+    return Client(cluster, set_as_default=False), cluster
+
+
+def dashboard_link(client: Client) -> str | None:
+    """The scheduler's dashboard URL, when it serves one."""
+    try:
+        services = client.scheduler_info().get("services", {})
+    except Exception:  # noqa: BLE001 - a missing dashboard must never stop a run
+        return None
+    return client.dashboard_link if "dashboard" in services else None
+
+
+class DaskExecutor:
+    """Runs tasks on a Dask cluster.
+
+    Args:
+        client: a connected client (see `start_client`).
+        cluster: the local cluster to close at shutdown (None: a cluster someone else runs).
+        bundle: the project's code, registered as a worker plugin.
+        job: what tasks need to find their runtime on a worker.
+        address: the scheduler address, for messages.
+    """
+
+    def __init__(self, client: Client, cluster: LocalCluster | None, bundle: CodeBundle,
+                 job: WorkerJob, *, address: str) -> None:
+        self._client = client
+        self._cluster = cluster
+        self._job = job
+        self._address = address
+        self._running: dict[str, _InFlight] = {}
+        self._early: list[StepResult] = []
+        self._timed_out: set[str] = set()
+        self._lost: str | None = None
+        self._last_timeout_poll = 0.0
+        client.register_plugin(ProjectCode(bundle), name=f"flowstone-code-{bundle.name}")
+        self.capacity = max(1, sum(client.nthreads().values()))
+        self.dashboard = dashboard_link(client)
+
+    @staticmethod
+    def _key(task: StepTask) -> str:
+        return f"flowstone-{task.asset}-{task.run_id}-{task.step_id}-{task.attempt}"
+
+    def submit(self, task: StepTask, *, timeout: float | None = None) -> None:
+        """Send the task to the cluster (a scheduler already lost fails it at once)."""
+        if self._lost is not None:
+            self._early.append(self._lost_result(task, time.time()))
+            return
+        key = self._key(task)
+        future = self._client.submit(run_step, self._job, task, timeout, key, key=key,
+                                     pure=False, retries=0)
+        self._running[task.step_id] = _InFlight(task, future, time.time(), timeout)
+
+    def wait(self, timeout: float | None = None) -> list[StepResult]:
+        """Results of finished tasks, waiting at most `timeout` seconds for at least one."""
+        if self._early:
+            results, self._early = self._early, []
+            return results
+        if not self._running:
+            return []
+        futures = [f.future for f in self._running.values()]
+        try:
+            with self._client.as_current():
+                wait(futures, timeout=timeout, return_when="FIRST_COMPLETED")
+        except (TimeoutError, FuturesCancelledError):
+            pass
+        self._poll_timeouts()
+        results: list[StepResult] = []
+        for step_id, flight in list(self._running.items()):
+            if flight.future.done():
+                del self._running[step_id]
+                results.append(self._translate(flight))
+                flight.future.release()
+        return results
+
+    def _poll_timeouts(self) -> None:
+        # A task whose watchdog fired ends its worker; on a scheduler that re-runs tasks of
+        # dead workers it would run again, so it is canceled as soon as the event arrives.
+        now = time.time()
+        overdue = [f for f in self._running.values()
+                   if f.timeout is not None and now - f.submitted > f.timeout]
+        if not overdue or now - self._last_timeout_poll < 1.0 or self._lost is not None:
+            return
+        self._last_timeout_poll = now
+        fired = self._fired_timeouts()
+        for flight in overdue:
+            key = self._key(flight.task)
+            if key in fired and key not in self._timed_out:
+                self._timed_out.add(key)
+                self._client.cancel([flight.future], force=True)
+
+    def _fired_timeouts(self) -> set[str]:
+        try:
+            events = self._client.get_events(TIMEOUT_TOPIC)
+        except Exception:  # noqa: BLE001 - the scheduler may be gone; handled by the caller
+            return set()
+        return {msg.get("key") for _, msg in events if isinstance(msg, dict)}
+
+    def _translate(self, flight: _InFlight) -> StepResult:
+        task, future = flight.task, flight.future
+        key = self._key(task)
+        if future.status == "finished":
+            return future.result()
+        if key in self._timed_out or (future.status == "error" and flight.timeout is not None
+                                      and key in self._fired_timeouts()):
+            error = StepError("step_timed_out", "TimedOut",
+                              f"asset `{task.label}` ran longer than its timeout of "
+                              f"{flight.timeout:g}s and its Dask worker was stopped",
+                              hint="Raise the asset's timeout= or --step-timeout, or make it "
+                                   "faster.")
+            return synthetic_result(task, ResultStatus.TIMED_OUT, error,
+                                    started_at=flight.submitted)
+        if future.status == "cancelled" or self._client.status != "running":
+            if self._client.status != "running" and self._lost is None:
+                self._lost = f"the Dask scheduler at {self._address} went away"
+            if self._lost is not None:
+                return self._lost_result(task, flight.submitted)
+            return synthetic_result(task, ResultStatus.CANCELED, _CANCELED,
+                                    started_at=flight.submitted)
+        exc = future.exception()
+        if type(exc).__name__ == "KilledWorker":
+            error = StepError("worker_crashed", "WorkerCrashed",
+                              f"the Dask worker running asset `{task.label}` died",
+                              retryable=True,
+                              hint="The worker may have run out of memory, or was killed from "
+                                   "outside; see the worker's log.")
+        else:
+            error = StepError("worker_error", type(exc).__name__,
+                              f"asset `{task.label}`: {exc}")
+        return synthetic_result(task, ResultStatus.FAILED, error, started_at=flight.submitted)
+
+    def _lost_result(self, task: StepTask, started: float) -> StepResult:
+        error = StepError("scheduler_lost", "SchedulerLost",
+                          f"asset `{task.label}` did not finish: {self._lost}",
+                          hint="Start the cluster again, then finish the run with "
+                               f"`flowstone runs resume {task.run_id}`.")
+        return synthetic_result(task, ResultStatus.FAILED, error, started_at=started)
+
+    def cancel_all(self) -> list[StepResult]:
+        """Cancel every task in flight; return their canceled results."""
+        results = [synthetic_result(f.task, ResultStatus.CANCELED, _CANCELED,
+                                    started_at=f.submitted) for f in self._running.values()]
+        futures = [f.future for f in self._running.values()]
+        self._running.clear()
+        if futures and self._lost is None:
+            try:
+                self._client.cancel(futures, force=True)
+            except Exception:  # noqa: BLE001 - canceling on a broken connection is best effort
+                pass
+        return results + self._early
+
+    def shutdown(self) -> None:
+        """Disconnect; a local cluster started for this run is closed (its workers stop)."""
+        client, cluster = self._client, self._cluster
+        self._client = None  # type: ignore[assignment]
+        if client is None:
+            return
+        try:
+            client.close(timeout=10)
+        finally:
+            if cluster is not None:
+                cluster.close(timeout=30)
