@@ -81,8 +81,14 @@ def show_run(ctx: typer.Context, run_id: RunIdArg, json_flag: JsonOpt = False) -
              "" if s.duration_ms is None else f"{s.duration_ms / 1000:.2f}s",
              s.rows if s.rows is not None else "", s.error_message or "")
             for s in details.steps]
-    printer.table(["step", "attempt", "status", "reason", "took", "rows", "error"], rows,
-                  title="steps")
+    headers = ["step", "attempt", "status", "reason", "took", "rows", "error"]
+    if any((s.metadata or {}).get("worker") for s in details.steps):
+        # Steps run on a cluster: show which worker (host and address) ran each one.
+        headers.insert(5, "worker")
+        rows = [(*row[:5], f"{s.host} {s.metadata['worker']}"
+                 if (s.metadata or {}).get("worker") else "", *row[5:])
+                for row, s in zip(rows, details.steps)]
+    printer.table(headers, rows, title="steps")
     for request in details.checkpoints:
         where = request.checkpoint + (f"[{request.partition}]" if request.partition else "")
         decision = (f"{request.status.value} by {request.decided_by}"

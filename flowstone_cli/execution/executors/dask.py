@@ -11,6 +11,7 @@ every later one (`scheduler_lost`), so the run ends failed and `runs resume` fin
 from __future__ import annotations
 
 import time
+import urllib.request
 from dataclasses import dataclass
 
 import dask
@@ -46,17 +47,21 @@ def start_client(address: str | None, workers: int) -> tuple[Client, LocalCluste
         return client, None
     with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None, host="127.0.0.1")
+                               dashboard_address=":0", host="127.0.0.1")
     return Client(cluster, set_as_default=False), cluster
 
 
 def dashboard_link(client: Client) -> str | None:
-    """The scheduler's dashboard URL, when it serves one."""
+    """The scheduler's dashboard URL, when it serves one (its page answers; without bokeh
+    the scheduler keeps the port open but serves no dashboard)."""
     try:
-        services = client.scheduler_info().get("services", {})
+        if "dashboard" not in client.scheduler_info().get("services", {}):
+            return None
+        link = client.dashboard_link
+        with urllib.request.urlopen(link, timeout=3) as response:  # noqa: S310 - http(s) only
+            return link if response.status == 200 else None
     except Exception:  # noqa: BLE001 - a missing dashboard must never stop a run
         return None
-    return client.dashboard_link if "dashboard" in services else None
 
 
 class DaskExecutor:
