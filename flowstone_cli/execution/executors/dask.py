@@ -45,7 +45,11 @@ def start_client(address: str | None, workers: int) -> tuple[Client, LocalCluste
         client = Client(address, timeout=60, set_as_default=False)
         client.wait_for_workers(1, timeout=300)
         return client, None
-    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+    # No silent re-runs of user code: a dead worker fails its task (the retry policy decides),
+    # and with saturation 1.0 a worker holds only the tasks it is running, so a death never
+    # fails tasks that were merely queued on it.
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0,
+                          "distributed.scheduler.worker-saturation": 1.0}):
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                dashboard_address=":0", host="127.0.0.1")
     return Client(cluster, set_as_default=False), cluster
