@@ -196,3 +196,31 @@ def test_a_variable_missing_on_the_workers_is_a_step_error_naming_it(
     assert step["status"] == "failed"
     assert "ONLY_ON_THE_COORDINATOR" in step["reason"]
     assert "could not start on Dask worker" in step["reason"]
+
+
+def test_runs_cancel_stops_a_run_on_the_cluster(
+        tmp_path: Path, s3_bucket: Any, dask_cluster: DaskProcesses, markers: Path) -> None:
+    env = worker_env(s3_bucket.endpoint_url, markers)
+    project = copy_fixture("dask_s3", tmp_path)
+    hold = markers / "hold-summary-2025-01-05"
+    running = markers / "running-summary-2025-01-05"
+    running.unlink(missing_ok=True)
+    hold.write_text("held")
+    proc = subprocess.Popen([*flowstone_executable(), "-p", str(project), "materialize",
+                             "+report", "--partition", "2025-01-05", "--dask-address",
+                             dask_cluster.address, "--json"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(running, "the held step starting")
+        run_id = run_cli("-p", str(project), "runs", "list", "--json", env=env).json()[0]["run_id"]
+        canceled = run_cli("-p", str(project), "runs", "cancel", run_id, env=env)
+        assert canceled.code == 0, canceled.stderr
+        out, err = proc.communicate(timeout=120)
+    finally:
+        hold.unlink(missing_ok=True)
+        if proc.poll() is None:
+            proc.kill()
+    summary = json.loads(out)
+    assert summary["status"] == "canceled", err
+    got = {s["asset"]: s["status"] for s in summary["steps"]}
+    assert got == {"readings": "succeeded", "summary": "canceled", "report": "canceled"}

@@ -142,3 +142,54 @@ def test_dask_address_needs_the_dask_executor(tmp_path: Path) -> None:
     ran = run_cli("-p", str(project), "materialize", "user_profiles", "--executor", "process",
                   "--dask-address", "tcp://127.0.0.1:1")
     assert ran.code == 2 and "--executor dask" in ran.stderr
+
+
+def test_ctrl_c_on_the_terminal_cancels_the_run_and_stops_the_local_cluster(
+        tmp_path: Path) -> None:
+    project = copy_fixture("minimal", tmp_path)
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    (project / "assets" / "slow.py").write_text(
+        "import os, time\nfrom pathlib import Path\nfrom flowstone_cli import asset\n\n"
+        "@asset\ndef slow():\n"
+        f"    Path({str(markers / 'running')!r}).write_text(str(os.getpid()))\n"
+        "    time.sleep(120)\n    return 1\n\n@asset\ndef after(slow):\n    return slow\n")
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("FLOWSTONE_")}
+    # The whole foreground process group gets SIGINT, as from a terminal's Ctrl-C.
+    proc = subprocess.Popen([*flowstone_executable(), "-p", str(project), "materialize", "*",
+                             "--executor", "dask", "--workers", "2", "--json"],
+                            env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    try:
+        running = markers / "running"
+        deadline = time.monotonic() + 300
+        while not (running.exists() and running.read_text()):
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.1)
+        worker_pid = int(running.read_text())
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, err
+    summary = json.loads(out)
+    assert summary["status"] == "canceled"
+    got = {s["asset"]: s["status"] for s in summary["steps"]}
+    assert got["slow"] == "canceled" and got["after"] == "canceled"
+    deadline = time.monotonic() + 60
+    while _alive(worker_pid):  # the cluster started for the run is gone with it
+        assert time.monotonic() < deadline, "a local Dask worker outlived the run"
+        time.sleep(0.2)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split()[2] != "Z"
+    except OSError:
+        return False
