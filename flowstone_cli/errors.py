@@ -220,3 +220,11 @@ class ClusterStorageError(FlowStoneError):
     """Values would be stored where workers on another machine cannot reach them."""
 
     code = "storage_not_shared"
+
+
+class ClusterUnavailableError(FlowStoneError):
+    """The Dask scheduler could not be reached, or no worker joined it in time."""
+
+    code = "cluster_unavailable"
+    exit_code = ExitCode.STEP_FAILED
+    default_retryable = True

@@ -18,6 +18,7 @@ import dask
 from distributed import Client, Future, LocalCluster, wait
 from distributed.client import FuturesCancelledError
 
+from flowstone_cli.errors import ClusterUnavailableError
 from flowstone_cli.execution.code_bundle import CodeBundle
 from flowstone_cli.execution.executors.base import synthetic_result
 from flowstone_cli.execution.executors.dask_worker import (
@@ -42,8 +43,20 @@ class _InFlight:
 def start_client(address: str | None, workers: int) -> tuple[Client, LocalCluster | None]:
     """A client of the cluster at `address`, or of a new local cluster of `workers` processes."""
     if address is not None:
-        client = Client(address, timeout=60, set_as_default=False)
-        client.wait_for_workers(1, timeout=300)
+        try:
+            client = Client(address, timeout=30, set_as_default=False)
+        except (OSError, TimeoutError) as exc:
+            raise ClusterUnavailableError(
+                f"cannot reach the Dask scheduler at {address}: {exc}",
+                hint="Check that `dask scheduler` runs there and that this machine can reach "
+                     "its port.") from None
+        try:
+            client.wait_for_workers(1, timeout=300)
+        except (OSError, TimeoutError):
+            client.close()
+            raise ClusterUnavailableError(
+                f"no worker joined the Dask scheduler at {address} within 300s",
+                hint="Start workers with `dask worker ADDRESS`.") from None
         return client, None
     # No silent re-runs of user code: a dead worker fails its task (the retry policy decides),
     # and with saturation 1.0 a worker holds only the tasks it is running, so a death never

@@ -193,3 +193,13 @@ def _alive(pid: int) -> bool:
             return stat.read().split()[2] != "Z"
     except OSError:
         return False
+
+
+def test_an_unreachable_scheduler_is_a_clear_error(tmp_path: Path) -> None:
+    from tests.execution.dask.conftest import free_port
+
+    project = copy_example(tmp_path)
+    ran = run_cli("-p", str(project), "materialize", "user_profiles", "--executor", "dask",
+                  "--dask-address", f"tcp://127.0.0.1:{free_port()}", timeout=300)
+    assert ran.code == 1, ran.stdout + ran.stderr
+    assert "cannot reach the Dask scheduler" in ran.stderr and "Traceback" not in ran.stderr
