@@ -15,8 +15,7 @@ import urllib.request
 from dataclasses import dataclass
 
 import dask
-from distributed import Client, Future, LocalCluster, wait
-from distributed.client import FuturesCancelledError
+from distributed import Client, Future, LocalCluster, as_completed
 
 from flowstone_cli.errors import ClusterUnavailableError
 from flowstone_cli.execution.code_bundle import CodeBundle
@@ -30,6 +29,7 @@ from flowstone_cli.execution.executors.dask_worker import (
 from flowstone_cli.execution.tasks import ResultStatus, StepError, StepResult, StepTask
 
 _CANCELED = StepError("canceled", "Canceled", "run canceled")
+QUEUE_PER_THREAD = 4  # the coordinator keeps up to 2 x this many tasks submitted per thread
 
 
 @dataclass
@@ -69,14 +69,15 @@ def start_client(address: str | None, workers: int) -> tuple[Client, LocalCluste
 
 
 def dashboard_link(client: Client) -> str | None:
-    """The scheduler's dashboard URL, when it serves one (its page answers; without bokeh
-    the scheduler keeps the port open but serves no dashboard)."""
+    """The scheduler's dashboard URL, when it serves one (without bokeh the scheduler keeps
+    the port open and answers with a page saying the dashboard needs bokeh)."""
     try:
         if "dashboard" not in client.scheduler_info().get("services", {}):
             return None
         link = client.dashboard_link
         with urllib.request.urlopen(link, timeout=3) as response:  # noqa: S310 - http(s) only
-            return link if response.status == 200 else None
+            page = response.read(4096)
+            return link if response.status == 200 and b"needs bokeh" not in page else None
     except Exception:  # noqa: BLE001 - a missing dashboard must never stop a run
         return None
 
@@ -99,12 +100,21 @@ class DaskExecutor:
         self._job = job
         self._address = address
         self._running: dict[str, _InFlight] = {}
+        self._by_key: dict[str, str] = {}
         self._early: list[StepResult] = []
         self._timed_out: set[str] = set()
         self._lost: str | None = None
         self._last_timeout_poll = 0.0
+        # Results are gathered on the client's event loop as tasks finish; `wait` only drains
+        # them (no round trip per task from this thread).
+        self._completed = as_completed([], with_results=True, raise_errors=False,
+                                       loop=client.loop)
         client.register_plugin(ProjectCode(bundle), name=f"flowstone-code-{bundle.name}")
-        self.capacity = max(1, sum(client.nthreads().values()))
+        self.threads = max(1, sum(client.nthreads().values()))
+        # The coordinator keeps up to 2 x capacity tasks submitted. Dask queues them on the scheduler
+        # (a worker holds only what it runs), so a deeper queue hides the round trip between
+        # a task finishing and the next one being submitted.
+        self.capacity = self.threads * QUEUE_PER_THREAD
         self.dashboard = dashboard_link(client)
 
     @staticmethod
@@ -120,6 +130,8 @@ class DaskExecutor:
         future = self._client.submit(run_step, self._job, task, timeout, key, key=key,
                                      pure=False, retries=0)
         self._running[task.step_id] = _InFlight(task, future, time.time(), timeout)
+        self._by_key[key] = task.step_id
+        self._completed.add(future)
 
     def wait(self, timeout: float | None = None) -> list[StepResult]:
         """Results of finished tasks, waiting at most `timeout` seconds for at least one."""
@@ -128,19 +140,23 @@ class DaskExecutor:
             return results
         if not self._running:
             return []
-        futures = [f.future for f in self._running.values()]
-        try:
-            with self._client.as_current():
-                wait(futures, timeout=timeout, return_when="FIRST_COMPLETED")
-        except (TimeoutError, FuturesCancelledError):
-            pass
-        self._poll_timeouts()
+        completed = self._completed
+        deadline = time.monotonic() + (timeout if timeout is not None else 3600.0)
+        while not completed.has_ready():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            self._poll_timeouts()
+            with completed.thread_condition:
+                completed.thread_condition.wait(timeout=min(remaining, 0.5))
         results: list[StepResult] = []
-        for step_id, flight in list(self._running.items()):
-            if flight.future.done():
-                del self._running[step_id]
-                results.append(self._translate(flight))
-                flight.future.release()
+        for future, value in completed.next_batch(block=False):
+            step_id = self._by_key.pop(future.key, None)
+            flight = self._running.pop(step_id, None) if step_id is not None else None
+            if flight is None:
+                continue  # canceled by cancel_all: already reported
+            results.append(self._translate(flight, value))
+            future.release()
         return results
 
     def _poll_timeouts(self) -> None:
@@ -166,11 +182,11 @@ class DaskExecutor:
             return set()
         return {msg.get("key") for _, msg in events if isinstance(msg, dict)}
 
-    def _translate(self, flight: _InFlight) -> StepResult:
+    def _translate(self, flight: _InFlight, value: object) -> StepResult:
         task, future = flight.task, flight.future
         key = self._key(task)
-        if future.status == "finished":
-            return future.result()
+        if future.status == "finished" and isinstance(value, StepResult):
+            return value
         if key in self._timed_out or (future.status == "error" and flight.timeout is not None
                                       and key in self._fired_timeouts()):
             error = StepError("step_timed_out", "TimedOut",
@@ -187,7 +203,7 @@ class DaskExecutor:
                 return self._lost_result(task, flight.submitted)
             return synthetic_result(task, ResultStatus.CANCELED, _CANCELED,
                                     started_at=flight.submitted)
-        exc = future.exception()
+        exc = value[1] if isinstance(value, tuple) and len(value) == 3 else value
         if type(exc).__name__ == "KilledWorker":
             error = StepError("worker_crashed", "WorkerCrashed",
                               f"the Dask worker running asset `{task.label}` died",
@@ -212,6 +228,7 @@ class DaskExecutor:
                                     started_at=f.submitted) for f in self._running.values()]
         futures = [f.future for f in self._running.values()]
         self._running.clear()
+        self._by_key.clear()
         if futures and self._lost is None:
             try:
                 self._client.cancel(futures, force=True)

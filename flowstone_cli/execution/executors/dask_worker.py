@@ -49,6 +49,14 @@ class ProjectCode(WorkerPlugin):
         unpack(self.bundle.name, self.bundle.archive,
                Path(worker.local_directory) / _CODE_DIR)  # type: ignore[attr-defined]
 
+    def teardown(self, worker: object) -> None:
+        """Tear down the resources steps of this version set up in this worker."""
+        with _LOCK:
+            keys = [k for k in _RUNTIMES if k[0] == self.bundle.name]
+            runtimes = [_RUNTIMES.pop(k) for k in keys]
+        for runtime in runtimes:
+            runtime.resources.teardown()
+
 
 @dataclass(frozen=True)
 class WorkerJob:
