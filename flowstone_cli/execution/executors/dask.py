@@ -111,9 +111,9 @@ class DaskExecutor:
                                        loop=client.loop)
         client.register_plugin(ProjectCode(bundle), name=f"flowstone-code-{bundle.name}")
         self.threads = max(1, sum(client.nthreads().values()))
-        # The coordinator keeps up to 2 x capacity tasks submitted. Dask queues them on the scheduler
-        # (a worker holds only what it runs), so a deeper queue hides the round trip between
-        # a task finishing and the next one being submitted.
+        # The coordinator keeps up to 2 x capacity tasks submitted. Dask queues them on the
+        # scheduler (a worker holds only what it runs), so a deeper queue hides the round trip
+        # between a task finishing and the next one being submitted.
         self.capacity = self.threads * QUEUE_PER_THREAD
         self.dashboard = dashboard_link(client)
 

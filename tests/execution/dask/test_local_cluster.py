@@ -120,7 +120,8 @@ def test_local_storage_with_a_remote_scheduler_is_refused_before_anything_runs(
 def test_the_memory_io_manager_is_refused_for_dask(tmp_path: Path) -> None:
     project = copy_fixture("minimal", tmp_path)
     module = next((project / "assets").glob("*.py"))
-    module.write_text(module.read_text().replace("@asset(group=\"math\")", "@asset(group=\"math\", io_manager=\"memory\")", 1))
+    module.write_text(module.read_text().replace('@asset(group="math")',
+                                                 '@asset(group="math", io_manager="memory")', 1))
     ran = run_cli("-p", str(project), "materialize", "*", "--executor", "dask")
     assert ran.code == 2, ran.stdout + ran.stderr
     assert "memory" in ran.stderr
