@@ -15,6 +15,7 @@ Usage: python bench/dask.py [--rounds N] [--record-steps N]
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import subprocess
@@ -22,12 +23,24 @@ import sys
 import time
 from datetime import date, timedelta
 from pathlib import Path
+from types import ModuleType
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+BENCH = Path(__file__).resolve().parent
+# This file is named like the `dask` package: keep its folder off the import path, or
+# `import dask` (in the executor, in worker processes) would import this script.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != BENCH]
+sys.path.insert(0, str(BENCH.parent))
 
-from backfill import CHAIN, project  # noqa: E402
-from projects import generate_project  # noqa: E402
+
+def _load(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"_bench_{name}", BENCH / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+CHAIN, project = _load("backfill").CHAIN, _load("backfill").project
+generate_project = _load("projects").generate_project
 
 WORK = Path(__file__).resolve().parent / "_work"
 FLOWSTONE = str(Path(sys.executable).with_name("flowstone"))
@@ -110,6 +123,36 @@ def recording_rate(days: int) -> tuple[int, float]:
     return steps, steps / summary.duration_s
 
 
+def _noop(value: int) -> int:
+    return value
+
+
+def dask_floor(tasks: int = 1000) -> float:
+    """Milliseconds per task of bare Dask on the same kind of cluster the executor starts
+    (2 single-threaded worker processes, the same scheduler settings and submission window):
+    what any Dask-based executor pays on this machine, whatever it does around the task."""
+    from flowstone_cli.execution.executors.dask import QUEUE_PER_THREAD, start_client
+    from distributed import as_completed
+
+    client, cluster = start_client(None, 2)
+    try:
+        window = 2 * 2 * QUEUE_PER_THREAD
+        completed = as_completed([], with_results=True, loop=client.loop)
+        start = time.perf_counter()
+        submitted = finished = 0
+        while finished < tasks:
+            while submitted - finished < window and submitted < tasks:
+                completed.add(client.submit(_noop, submitted, pure=False))
+                submitted += 1
+            for future, _ in completed.next_batch(block=True):
+                future.release()
+                finished += 1
+        return (time.perf_counter() - start) / tasks * 1000
+    finally:
+        client.close()
+        cluster.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=2)
@@ -128,6 +171,8 @@ def main() -> None:
         print(f"{name:<30} | {executor:<14} | {steps:>6} | "
               f"{'' if whole is None else f'{whole:9.2f}':>9} | "
               f"{'' if inner is None else f'{inner:7.2f}':>7} | {per:7.2f}")
+    print(f"\nbare Dask floor on the same LocalCluster (no-op tasks, same window): "
+          f"{dask_floor():.2f} ms/task")
     steps, rate = recording_rate(args.record_days)
     print(f"\ncoordinator with instantly-returning workers: {steps} steps recorded at "
           f"{rate:,.0f} steps/s ({1000 / rate:.3f} ms/step); target >= 2,000 steps/s")
