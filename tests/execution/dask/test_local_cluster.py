@@ -204,3 +204,17 @@ def test_an_unreachable_scheduler_is_a_clear_error(tmp_path: Path) -> None:
                   "--dask-address", f"tcp://127.0.0.1:{free_port()}", timeout=300)
     assert ran.code == 1, ran.stdout + ran.stderr
     assert "cannot reach the Dask scheduler" in ran.stderr and "Traceback" not in ran.stderr
+
+
+def test_a_step_past_its_timeout_on_a_local_cluster_is_recorded_timed_out(
+        tmp_path: Path) -> None:
+    project = copy_fixture("minimal", tmp_path)
+    (project / "assets" / "slow.py").write_text(
+        "import time\nfrom flowstone_cli import asset\n\n@asset(timeout='2s')\ndef slow():\n"
+        "    time.sleep(120)\n    return 1\n\n@asset\ndef after(slow):\n    return slow\n")
+    ran = run_cli("-p", str(project), "materialize", "slow+", "--executor", "dask",
+                  "--workers", "2", "--json", timeout=300)
+    assert ran.code == 1, ran.stdout + ran.stderr
+    got = {s["asset"]: (s["status"], s["reason"]) for s in ran.json()["steps"]}
+    assert got["slow"][0] == "timed_out" and "timeout of 2s" in got["slow"][1]
+    assert got["after"][0] == "skipped"
