@@ -51,7 +51,8 @@ PartitionRangeOpt = Annotated[str | None, typer.Option(
 
 DaskAddressOpt = Annotated[str | None, typer.Option(
     "--dask-address", help="With --executor dask: the scheduler, e.g. tcp://host:8786 "
-    "(default: [executor] address, else a local cluster of --workers processes).",
+    "(default: the executor address in flowstone.toml, else a local cluster of --workers "
+    "processes).",
     show_default=False)]
 EXECUTORS = ("inline", "process", "dask")
 

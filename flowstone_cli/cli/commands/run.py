@@ -59,8 +59,8 @@ def materialize(
     force: Annotated[bool, typer.Option("--force", help="Run every selected step, even when "
                                         "up to date.")] = False,
     executor: Annotated[str | None, typer.Option(
-        "--executor", "-e", help="inline, process or dask (default: [executor] type, else "
-        "process).", show_default=False)] = None,
+        "--executor", "-e", help="inline, process or dask (default: the executor type in "
+        "flowstone.toml, else process).", show_default=False)] = None,
     dask_address: DaskAddressOpt = None,
     workers: Annotated[int | None, typer.Option("--workers", "-w", min=1,
                                                 help="Worker processes (default: one per "

@@ -128,8 +128,8 @@ def run_logs(ctx: typer.Context, run_id: RunIdArg,
 def resume_run(
     ctx: typer.Context, run_id: RunIdArg,
     executor: Annotated[str | None, typer.Option(
-        "--executor", "-e", help="inline, process or dask (default: [executor] type, else "
-        "process).", show_default=False)] = None,
+        "--executor", "-e", help="inline, process or dask (default: the executor type in "
+        "flowstone.toml, else process).", show_default=False)] = None,
     dask_address: DaskAddressOpt = None,
     workers: Annotated[int | None, typer.Option("--workers", "-w", min=1, show_default=False,
                                                 help="Worker processes.")] = None,
