@@ -210,18 +210,6 @@ class TenantIsolationError(FlowStoneError):
     exit_code = ExitCode.STEP_FAILED
 
 
-class ExtraMissingError(FlowStoneError):
-    """An optional part was used without the extra that installs its library."""
-
-    code = "extra_missing"
-    exit_code = ExitCode.BAD_INPUT
-
-    def __init__(self, extra: str, what: str) -> None:
-        super().__init__(f"{what} needs the `{extra}` extra, which is not installed",
-                         hint=f"Install it: pip install 'flowstone-cli[{extra}]'")
-        self.extra = extra
-
-
 class TelemetryExportError(FlowStoneError):
     """An OpenTelemetry collector did not take the traces sent to it."""
 
@@ -253,3 +241,32 @@ class HttpApiError(ResourceError):
     """An HTTP API answered with an error that retrying does not fix, or kept failing."""
 
     code = "http_api_error"
+
+
+class MissingExtraError(FlowStoneError):
+    """A feature needs an optional extra (`pip install 'flowstone-cli[NAME]'`) that is missing.
+
+    Exit code 2 (bad input): the command cannot run as installed.
+    """
+
+    code = "missing_extra"
+
+    @classmethod
+    def for_extra(cls, extra: str, feature: str) -> MissingExtraError:
+        """`FEATURE needs the `EXTRA` extra` with the pip command as the hint."""
+        return cls(f"{feature} needs the `{extra}` extra, which is not installed",
+                   hint=f"Install it: pip install 'flowstone-cli[{extra}]'")
+
+
+class ClusterStorageError(FlowStoneError):
+    """Values would be stored where workers on another machine cannot reach them."""
+
+    code = "storage_not_shared"
+
+
+class ClusterUnavailableError(FlowStoneError):
+    """The Dask scheduler could not be reached, or no worker joined it in time."""
+
+    code = "cluster_unavailable"
+    exit_code = ExitCode.STEP_FAILED
+    default_retryable = True

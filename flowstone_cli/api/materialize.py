@@ -52,8 +52,10 @@ class MaterializeOptions:
         selection: selection terms.
         exclude: terms removed from the selection.
         force: run every selected step even when up to date.
-        executor: "inline" or "process" (None: the project's default).
-        workers: process count (None: the project's setting, else one per core).
+        executor: "inline", "process" or "dask" (None: the project's default).
+        workers: process count (None: the project's setting, else one per core); with "dask"
+            and no address, the size of the local cluster.
+        dask_address: the Dask scheduler (None: `[executor] address`, else a local cluster).
         fail_fast: stop scheduling new steps after the first failure.
         tags: run tags, visible to steps as `context.tags`.
         step_timeout: default step timeout, e.g. "10m".
@@ -72,6 +74,7 @@ class MaterializeOptions:
     step_timeout: str | None = None
     partitions: PartitionRequest = field(default_factory=PartitionRequest)
     max_parallel: int | None = None
+    dask_address: str | None = None
     backfill_id: str | None = None
     done: frozenset[tuple[str, str | None]] = frozenset()
     trigger: str = "cli"
@@ -186,6 +189,11 @@ def _executor(project: Project, plan: Plan, options: MaterializeOptions,
         return InlineExecutor(build_runtime(project, assets))
     workers = options.workers or project.config.executor.workers or os.cpu_count() or 1
     workers = max(1, min(workers, max(1, len(plan.to_run))))
+    if kind == "dask":
+        from flowstone_cli.api.cluster import dask_executor
+
+        return dask_executor(project, assets, workers=workers,
+                             address=options.dask_address or project.config.executor.address)
     start_method = project.config.executor.start_method
     if start_method == "fork":
         # Workers inherit the loaded project and runtime: nothing is pickled to them.

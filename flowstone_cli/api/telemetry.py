@@ -13,7 +13,7 @@ from typing import Any
 
 from flowstone_cli.api.wiring import open_store
 from flowstone_cli.errors import (
-    ExtraMissingError,
+    MissingExtraError,
     FlowStoneError,
     NotFoundError,
     TelemetryExportError,
@@ -136,7 +136,7 @@ def _otel() -> Any:
     try:
         from flowstone_cli.integrations import otel
     except ImportError as exc:
-        raise ExtraMissingError("otel", "exporting traces") from exc
+        raise MissingExtraError.for_extra("otel", "exporting traces") from exc
     return otel
 
 
@@ -145,7 +145,7 @@ def export_runs(project: Project, settings: TelemetrySettings, *,
     """Export the named runs (or every run started since `since`) and return what was sent.
 
     Raises:
-        ExtraMissingError: the `otel` extra is not installed (exit 2).
+        MissingExtraError: the `otel` extra is not installed (exit 2).
         NotFoundError: a run id is unknown, or no run matches.
         TelemetryExportError: the collector did not take the traces (exit 1).
     """

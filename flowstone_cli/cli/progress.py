@@ -54,6 +54,8 @@ class RunView:
     def __call__(self, event: Event) -> None:
         if event.kind is EventKind.RUN_STARTED:
             self.total = int(event.data.get("steps", 0))
+            if event.data.get("dashboard") and not self.printer.json:
+                sys.stderr.write(f"Dask dashboard: {event.data['dashboard']}\n")
         elif event.kind is EventKind.STEP_STARTED and event.step_id:
             self.running[event.step_id] = event.step_label
         elif event.kind in _FINISHED or event.kind is EventKind.STEP_RETRYING:

@@ -48,3 +48,21 @@ PartitionOpt = Annotated[list[str] | None, typer.Option(
 PartitionRangeOpt = Annotated[str | None, typer.Option(
     "--partitions", help="An inclusive range START..END, e.g. 2025-01-01..2025-01-31.",
     show_default=False)]
+
+DaskAddressOpt = Annotated[str | None, typer.Option(
+    "--dask-address", help="With --executor dask: the scheduler, e.g. tcp://host:8786 "
+    "(default: the executor address in flowstone.toml, else a local cluster of --workers "
+    "processes).",
+    show_default=False)]
+EXECUTORS = ("inline", "process", "dask")
+
+
+def check_executor(executor: str | None, dask_address: str | None = None) -> None:
+    """Refuse an unknown executor name, or a Dask address given for another executor."""
+    from flowstone_cli.errors import UsageError
+
+    if executor not in (None, *EXECUTORS):
+        raise UsageError(f"unknown executor `{executor}`", hint="Use inline, process or dask.")
+    if dask_address and executor not in (None, "dask"):
+        raise UsageError("--dask-address only applies to --executor dask",
+                         hint="Add --executor dask, or drop --dask-address.")

@@ -280,7 +280,9 @@ class Coordinator:
             uri=result.uri, io_manager=result.io_manager, pid=result.pid, host=result.host,
             error_code=error.code if error else None,
             error_message=error.message if error else None,
-            traceback=error.traceback if error else None, metadata=result.metadata)
+            traceback=error.traceback if error else None,
+            metadata={**result.metadata, "worker": result.worker} if result.worker
+            else result.metadata)
         lineage = [LineageRecord(step_id=result.step_id, upstream_step_id=cur.step_id,
                                  upstream_asset=up.asset, upstream_partition=up.partition,
                                  upstream_data_version=cur.data_version)
@@ -307,10 +309,14 @@ class Coordinator:
             self.outcomes[key] = StepOutcome(key, status, self.plan.get(key).reason,
                                              duration_ms=result.duration_ms,
                                              step_id=result.step_id, rows=result.rows)
+            where = f" on {result.host} ({result.worker})" if result.worker else ""
             self._emit(EventKind.STEP_SUCCEEDED, f"{key} succeeded in "
-                       f"{result.duration_ms / 1000:.2f}s", key=key, step_id=result.step_id,
+                       f"{result.duration_ms / 1000:.2f}s{where}", key=key,
+                       step_id=result.step_id,
                        data={"duration_ms": round(result.duration_ms, 1), "rows": result.rows,
-                             "size_bytes": result.size_bytes})
+                             "size_bytes": result.size_bytes,
+                             **({"host": result.host, "worker": result.worker}
+                                if result.worker else {})})
             self._release(key)
             return
         spec = self.definitions.assets[key.asset]
@@ -441,9 +447,12 @@ class Coordinator:
     # -- main loop ----------------------------------------------------------------------
     def run(self) -> RunSummary:
         """Execute the plan; returns the summary (the run record is closed)."""
+        dashboard = getattr(self.executor, "dashboard", None)
         self._emit(EventKind.RUN_STARTED, f"run {self.run_id} started: "
-                   f"{len(self.plan.to_run)} of {len(self.plan)} steps to run",
-                   data={"steps": len(self.plan), "to_run": len(self.plan.to_run)})
+                   f"{len(self.plan.to_run)} of {len(self.plan)} steps to run" +
+                   (f" (dashboard: {dashboard})" if dashboard else ""),
+                   data={"steps": len(self.plan), "to_run": len(self.plan.to_run),
+                         **({"dashboard": dashboard} if dashboard else {})})
         held = None
         try:
             try:

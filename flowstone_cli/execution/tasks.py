@@ -105,6 +105,7 @@ class StepResult:
     logs: tuple[tuple[float, str, str], ...] = ()
     error: StepError | None = None
     checks: tuple[dict[str, Any], ...] = ()  # asset check results (see check_runner.py)
+    worker: str | None = None  # the executor's worker that ran it (a Dask worker address)
 
     @property
     def duration_ms(self) -> float:

@@ -81,10 +81,12 @@ class ResourceSection(BaseModel):
 class ExecutorSection(_Section):
     """`[executor]`: where steps run by default."""
 
-    type: Literal["process", "inline"] = "process"
+    type: Literal["process", "inline", "dask"] = "process"
     workers: int | None = Field(default=None, ge=1, le=512)
     start_method: Literal["fork", "spawn", "forkserver"] = "fork"
     step_timeout: str | None = None
+    # The Dask scheduler (`tcp://host:8786`); None with type "dask": a local cluster.
+    address: str | None = None
 
 
 class MetadataSection(_Section):

@@ -128,12 +128,12 @@ def check_options(specs: Sequence[AssetSpec]) -> list[Problem]:
 def memory_manager_problems(specs: Iterable[AssetSpec], config: FlowStoneConfig,
                             executor: str) -> list[Problem]:
     """Assets stored by the in-process `memory` manager cannot run on the process executor."""
-    if executor != "process":
+    if executor not in ("process", "dask"):
         return []
     memory = {"memory"} | {name for name, section in config.io_managers.items()
                            if section.type == "memory"}
     return [Problem("memory_with_processes", f"asset `{spec.name}` uses the in-memory I/O "
-                    f"manager `{spec.io_manager}`, which the process executor cannot share "
+                    f"manager `{spec.io_manager}`, which the {executor} executor cannot share "
                     "between workers", spec.location,
                     "Use `--executor inline` (or [executor] type = \"inline\"), or a file-based "
                     "I/O manager such as pickle.")

@@ -11,7 +11,14 @@ from typer.core import TyperGroup
 from flowstone_cli.cli.commands.inspect import load
 from flowstone_cli.cli.commands.run import render_summary
 from flowstone_cli.cli.progress import RunView
-from flowstone_cli.cli.state import CliState, ExcludeOpt, JsonOpt, state_of
+from flowstone_cli.cli.state import (
+    CliState,
+    DaskAddressOpt,
+    ExcludeOpt,
+    JsonOpt,
+    check_executor,
+    state_of,
+)
 from flowstone_cli.errors import UsageError
 
 # The API is imported inside each command, lazily, to keep `flowstone --help` fast.
@@ -49,20 +56,22 @@ backfill_app = typer.Typer(
          "(or --partitions K1 K2 ..., or --all); then list, show ID, resume ID, cancel ID.",
     context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
 IdArg = Annotated[str, typer.Argument(help="Backfill id (or a unique prefix).")]
-ExecutorOpt = Annotated[str | None, typer.Option("--executor", "-e", help="inline or process.",
+ExecutorOpt = Annotated[str | None, typer.Option("--executor", "-e",
+                                                 help="inline, process or dask.",
                                                  show_default=False)]
 WorkersOpt = Annotated[int | None, typer.Option("--workers", "-w", min=1, show_default=False,
                                                 help="Worker processes.")]
 
 
 def _options(selection: list[str], exclude: list[str] | None, force: bool,
-             executor: str | None, workers: int | None, by: str | None) -> Any:
+             executor: str | None, workers: int | None, by: str | None,
+             dask_address: str | None = None) -> Any:
     from flowstone_cli.api.materialize import MaterializeOptions
 
-    if executor not in (None, "inline", "process"):
-        raise UsageError(f"unknown executor `{executor}`", hint="Use inline or process.")
+    check_executor(executor, dask_address)
     return MaterializeOptions(selection=selection, exclude=exclude or (), force=force,
-                              executor=executor, workers=workers, actor=by, trigger="backfill")
+                              executor=executor, workers=workers, actor=by, trigger="backfill",
+                              dask_address=dask_address)
 
 
 def _finish(state: CliState, result: Any) -> None:
@@ -100,6 +109,7 @@ def backfill(
     exclude: ExcludeOpt = None,
     force: Annotated[bool, typer.Option("--force", help="Run up-to-date partitions too.")] = False,
     executor: ExecutorOpt = None,
+    dask_address: DaskAddressOpt = None,
     workers: WorkersOpt = None,
     by: Annotated[str | None, typer.Option("--by", help="Who is running this.",
                                            show_default=False)] = None,
@@ -124,14 +134,16 @@ def backfill(
     project = load(state)
     with RunView(state.printer, log_format=state.log_format) as view:
         result = start_backfill(project, selection, request,
-                                options=_options(selection, exclude, force, executor, workers, by),
+                                options=_options(selection, exclude, force, executor, workers, by,
+                                                 dask_address),
                                 max_parallel=max_parallel, sink=view)
     _finish(state, result)
 
 
 @backfill_app.command("resume")
 def resume(ctx: typer.Context, backfill_id: IdArg, executor: ExecutorOpt = None,
-           workers: WorkersOpt = None, json_flag: JsonOpt = False) -> None:
+           dask_address: DaskAddressOpt = None, workers: WorkersOpt = None,
+           json_flag: JsonOpt = False) -> None:
     """Run only what the backfill has not finished (after a failure, Ctrl-C or a kill)."""
     from flowstone_cli.api.backfill import resume_backfill
 
@@ -139,7 +151,8 @@ def resume(ctx: typer.Context, backfill_id: IdArg, executor: ExecutorOpt = None,
     project = load(state)
     with RunView(state.printer, log_format=state.log_format) as view:
         result = resume_backfill(project, backfill_id,
-                                 options=_options(["*"], None, False, executor, workers, None),
+                                 options=_options(["*"], None, False, executor, workers, None,
+                                                  dask_address),
                                  sink=view)
     _finish(state, result)
 

@@ -10,11 +10,13 @@ import typer
 from flowstone_cli.cli.commands.inspect import load
 from flowstone_cli.cli.progress import RunView, summary_table
 from flowstone_cli.cli.state import (
+    DaskAddressOpt,
     ExcludeOpt,
     JsonOpt,
     PartitionOpt,
     PartitionRangeOpt,
     SelectionArg,
+    check_executor,
     state_of,
 )
 from flowstone_cli.errors import UsageError
@@ -57,8 +59,9 @@ def materialize(
     force: Annotated[bool, typer.Option("--force", help="Run every selected step, even when "
                                         "up to date.")] = False,
     executor: Annotated[str | None, typer.Option(
-        "--executor", "-e", help="inline or process (default: [executor] type, else process).",
-        show_default=False)] = None,
+        "--executor", "-e", help="inline, process or dask (default: the executor type in "
+        "flowstone.toml, else process).", show_default=False)] = None,
+    dask_address: DaskAddressOpt = None,
     workers: Annotated[int | None, typer.Option("--workers", "-w", min=1,
                                                 help="Worker processes (default: one per "
                                                 "core).", show_default=False)] = None,
@@ -81,11 +84,11 @@ def materialize(
     from flowstone_cli.api.materialize import materialize as run_materialize
 
     state = state_of(ctx, json_flag=json_flag)
-    if executor not in (None, "inline", "process"):
-        raise UsageError(f"unknown executor `{executor}`", hint="Use inline or process.")
+    check_executor(executor, dask_address)
     project = load(state)
     options = MaterializeOptions(selection=selection, exclude=exclude or (), force=force,
                                  executor=executor, workers=workers, fail_fast=fail_fast,
+                                 dask_address=dask_address,
                                  tags=parse_tags(tag), step_timeout=step_timeout, actor=by,
                                  partitions=partition_request(partition, partitions),
                                  run_id=run_id, trigger=trigger)

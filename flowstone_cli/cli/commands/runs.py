@@ -10,8 +10,7 @@ import typer
 from flowstone_cli.cli.commands.inspect import load
 from flowstone_cli.cli.commands.run import render_summary
 from flowstone_cli.cli.progress import RunView
-from flowstone_cli.cli.state import JsonOpt, state_of
-from flowstone_cli.errors import UsageError
+from flowstone_cli.cli.state import DaskAddressOpt, JsonOpt, check_executor, state_of
 
 # The API is imported inside each command, lazily, to keep `flowstone --help` fast.
 
@@ -109,8 +108,14 @@ def show_run(ctx: typer.Context, run_id: RunIdArg, json_flag: JsonOpt = False) -
              "" if s.duration_ms is None else f"{s.duration_ms / 1000:.2f}s",
              s.rows if s.rows is not None else "", s.error_message or "")
             for s in details.steps]
-    printer.table(["step", "attempt", "status", "reason", "took", "rows", "error"], rows,
-                  title="steps")
+    headers = ["step", "attempt", "status", "reason", "took", "rows", "error"]
+    if any((s.metadata or {}).get("worker") for s in details.steps):
+        # Steps run on a cluster: show which worker (host and address) ran each one.
+        headers.insert(5, "worker")
+        rows = [(*row[:5], f"{s.host} {s.metadata['worker']}"
+                 if (s.metadata or {}).get("worker") else "", *row[5:])
+                for row, s in zip(rows, details.steps)]
+    printer.table(headers, rows, title="steps")
     for line in usage_lines([s.metadata or {} for s in details.steps]):
         printer.line(line)
     for request in details.checkpoints:
@@ -157,8 +162,9 @@ def run_logs(ctx: typer.Context, run_id: RunIdArg,
 def resume_run(
     ctx: typer.Context, run_id: RunIdArg,
     executor: Annotated[str | None, typer.Option(
-        "--executor", "-e", help="inline or process (default: [executor] type, else process).",
-        show_default=False)] = None,
+        "--executor", "-e", help="inline, process or dask (default: the executor type in "
+        "flowstone.toml, else process).", show_default=False)] = None,
+    dask_address: DaskAddressOpt = None,
     workers: Annotated[int | None, typer.Option("--workers", "-w", min=1, show_default=False,
                                                 help="Worker processes.")] = None,
     by: Annotated[str | None, typer.Option("--by", help="Who is running this (default: "
@@ -171,9 +177,9 @@ def resume_run(
     from flowstone_cli.api.materialize import MaterializeOptions
 
     state = state_of(ctx, json_flag=json_flag)
-    if executor not in (None, "inline", "process"):
-        raise UsageError(f"unknown executor `{executor}`", hint="Use inline or process.")
-    options = MaterializeOptions(selection=(), executor=executor, workers=workers, actor=by)
+    check_executor(executor, dask_address)
+    options = MaterializeOptions(selection=(), executor=executor, workers=workers, actor=by,
+                                 dask_address=dask_address)
     project = load(state)
     with RunView(state.printer, log_format=state.log_format) as view:
         summary = runs_api.resume_run(project, run_id, options, sink=view)
