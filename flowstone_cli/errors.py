@@ -208,3 +208,20 @@ class TenantIsolationError(FlowStoneError):
 
     code = "cross_tenant_read"
     exit_code = ExitCode.STEP_FAILED
+
+
+class MissingExtraError(FlowStoneError):
+    """A feature needs an optional extra (`pip install 'flowstone-cli[X]'`) that is not installed."""
+
+    code = "missing_extra"
+
+    def __init__(self, feature: str, extra: str) -> None:
+        super().__init__(f"{feature} needs the `{extra}` extra, which is not installed",
+                         hint=f"Install it: pip install 'flowstone-cli[{extra}]'")
+        self.extra = extra
+
+
+class DbtError(FlowStoneError):
+    """dbt could not parse or run the project (bad SQL or YAML, missing profile, adapter error)."""
+
+    code = "dbt_error"

@@ -21,6 +21,7 @@ from flowstone_cli.definitions.checkpoint import CheckpointSpec
 from flowstone_cli.definitions.definitions import Definitions
 from flowstone_cli.durations import parse_duration
 from flowstone_cli.events import Event, EventKind, EventSink, Level
+from flowstone_cli.execution.batching import BatchLaunching
 from flowstone_cli.execution.claims import CancelRequested, ClaimBook, ClaimUpdate
 from flowstone_cli.execution.executors.base import Executor
 from flowstone_cli.execution.interrupts import hold_sigint, release_sigint
@@ -71,8 +72,8 @@ class RunSettings:
     backfill_id: str | None = None
 
 
-class Coordinator:
-    """Runs one plan.
+class Coordinator(BatchLaunching):
+    """Runs one plan (batch assets such as dbt models go in groups, see `batching.py`).
 
     Args:
         run_id: the run's id (its record is already written).
@@ -111,6 +112,9 @@ class Coordinator:
         self._started = clock()
         self._unsynced_dirs: set[str] = set()
         self.claims = claims
+        self._batches: dict[str, tuple[StepTask, ...]] = {}
+        self._held_batches: set[StepKey] = set()
+        self._release_held = False
 
     # -- events -------------------------------------------------------------------------
     def _emit(self, kind: EventKind, message: str, *, key: StepKey | None = None,
@@ -184,6 +188,7 @@ class Coordinator:
                         approval=self.settings.approvals.get((key.asset, key.partition)))
 
     def _submit_ready(self) -> None:
+        self._requeue_held_batches()
         now = self.clock()
         due = [item for item in self._delayed if item[0] <= now]
         for item in due:
@@ -220,6 +225,9 @@ class Coordinator:
         return True
 
     def _launch(self, key: StepKey, attempt: int) -> None:
+        if self._is_batched(key):
+            self._launch_batch(key, attempt)
+            return
         task = self._task_for(key, attempt)
         missing = [ref for ref in task.inputs if ref.step_id is None]
         if missing:
@@ -237,6 +245,8 @@ class Coordinator:
 
     # -- results ------------------------------------------------------------------------
     def _handle(self, result: StepResult) -> None:
+        if self._handle_batch(result):
+            return
         key, attempt, _ = self._running.pop(result.step_id)
         for ts, level, message in result.logs:
             self.recorder.event(Event(kind=EventKind.LOG, run_id=self.run_id, message=message,
@@ -409,7 +419,8 @@ class Coordinator:
     def _execute(self) -> RunStatus:
         try:
             self._prepare()
-            while self._ready or self._running or self._delayed or self._blocked:
+            while (self._ready or self._running or self._delayed or self._blocked
+                   or self._held_batches):
                 self._submit_ready()
                 if not self._running and not self._delayed and (
                         self._stop_scheduling or not (self._ready or self._blocked)):
@@ -432,7 +443,7 @@ class Coordinator:
                                   StepStatus.SKIPPED)
         except KeyboardInterrupt:  # Ctrl-C, or CancelRequested from a flush
             for result in self.executor.cancel_all():
-                if result.step_id in self._running:
+                if result.step_id in self._running or result.step_id in self._batches:
                     self._handle(result)
             for key in [s.key for s in self.plan.steps if s.key not in self.outcomes]:
                 self._record_skip(key, "run canceled", StepStatus.CANCELED)

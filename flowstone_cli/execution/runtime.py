@@ -98,6 +98,9 @@ class StepRuntime:
 
     def run(self, task: StepTask) -> StepResult:
         """Run one attempt; never raises (except for a KeyboardInterrupt the coordinator sent)."""
+        if task.batch:
+            from flowstone_cli.execution.batch_runtime import run_batch
+            return run_batch(self, task)
         started = time.time()
         spec = self.assets[task.asset]
         log = StepLog()

@@ -55,10 +55,13 @@ class StepTask:
     tags: tuple[tuple[str, str], ...] = ()
     keyed_params: tuple[str, ...] = ()
     approval: tuple[str, str] | None = None  # (request id, JSON merge patch text) of a checkpoint
+    batch: tuple[StepTask, ...] = ()  # a batch task: its members run in one tool invocation
 
     @property
     def label(self) -> str:
-        """`asset` or `asset[partition]`."""
+        """`asset` or `asset[partition]` (for a batch, every member's label)."""
+        if self.batch:
+            return ", ".join(member.label for member in self.batch)
         return self.asset if self.partition is None else f"{self.asset}[{self.partition}]"
 
 
@@ -102,6 +105,7 @@ class StepResult:
     metadata: dict[str, Any] = field(default_factory=dict)
     logs: tuple[tuple[float, str, str], ...] = ()
     error: StepError | None = None
+    members: tuple[StepResult, ...] = ()  # a batch task's per-member results
 
     @property
     def duration_ms(self) -> float:
