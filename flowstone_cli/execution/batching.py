@@ -146,7 +146,8 @@ class BatchLaunching:
             if outstanding is not None and outstanding <= members:
                 group.append(key)
                 members.add(key)
-        return group
+        order = {step.key: index for index, step in enumerate(self.plan.steps)}
+        return sorted(group, key=order.__getitem__)
 
     def _launch_batch(self, first: StepKey, attempt: int) -> None:
         """Launch `first` together with the rest of its group as one batch task, or hold it
