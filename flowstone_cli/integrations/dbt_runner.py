@@ -11,12 +11,14 @@ database file locked for the life of the process).
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import timezone
 from typing import Any
 
@@ -61,6 +63,24 @@ def _release_connections() -> None:
             environment.close()
         manager.close_all_connections()
     reset_adapters()
+
+
+@contextmanager
+def build_lock(location: DbtLocation, log: StepLog) -> Iterator[None]:
+    """One dbt build of a project at a time on this machine: builds share the project's
+    target/ folder, and dbt-duckdb holds its warehouse file for a whole build. The kernel
+    releases the lock when a killed worker dies."""
+    location.target_dir.mkdir(parents=True, exist_ok=True)
+    with open(location.target_dir / ".flowstone_build.lock", "a+b") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.info("waiting for another dbt build of this project to finish")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 class DbtBatchRunner:
@@ -113,13 +133,14 @@ class DbtBatchRunner:
                 getattr(log, level)(message)
 
         args = self.command(members)
-        log.info("dbt " + " ".join(args))
-        started = time.time()
-        try:
-            result = dbtRunner(callbacks=[on_event]).invoke(args)
-        finally:
-            _release_connections()
-        ended = time.time()
+        with build_lock(self.location, log):
+            log.info("dbt " + " ".join(args))
+            started = time.time()
+            try:
+                result = dbtRunner(callbacks=[on_event]).invoke(args)
+            finally:
+                _release_connections()
+            ended = time.time()
         invocation = get_invocation_id()
         log.info(f"dbt invocation {invocation} finished in {ended - started:.1f}s")
         run_results = getattr(result.result, "results", None)
