@@ -124,3 +124,20 @@ def test_failing_dbt_test_skips_exactly_its_downstream(tmp_path: Path) -> None:
     succeeded = {name for name, s in outcome.items() if s["status"] == "succeeded"}
     assert succeeded == {"raw_orders", "customers", "stg_customers", "customer_count"}
     assert len(_dbt_builds(project, ran.json()["run_id"])) == 1
+
+
+def test_a_timed_out_build_stops_dbt_and_the_next_run_succeeds(tmp_path: Path) -> None:
+    project = _project(tmp_path)
+    # 1s is far less than dbt needs to start: the worker (and dbt's threads) is killed.
+    ran = _cli(project, "materialize", "*", "--json", env={"FIXTURE_DBT_TIMEOUT": "1s"})
+    assert ran.code == 1, ran.stdout + ran.stderr
+    outcome = {s["asset"]: s["status"] for s in ran.json()["steps"]}
+    # The roots of the build time out; the dbt models below them are skipped because of them.
+    assert outcome["customers"] == outcome["stg_orders"] == "timed_out"
+    assert {outcome[name] for name in DBT_ASSETS - {"customers", "stg_orders"}} == {"skipped"}
+    assert outcome["revenue_report"] == "skipped" and outcome["customer_count"] == "skipped"
+    assert outcome["raw_orders"] == "succeeded"
+    # Nothing of the killed build is left holding the warehouse or the project's build lock.
+    again = _cli(project, "materialize", "*", "--json")
+    assert again.code == 0, again.stdout + again.stderr
+    assert again.json()["counts"] == {"succeeded": 7, "up_to_date": 1}
