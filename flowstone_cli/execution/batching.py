@@ -80,6 +80,10 @@ class BatchLaunching:
     _emit: Callable[..., None]
     _handle: Callable[[StepResult], None]
 
+    def _tasks_in_flight(self) -> int:
+        """Tasks submitted and not finished: a batch counts once, however many steps it has."""
+        return len(self._running) - sum(len(m) - 1 for m in self._batches.values())
+
     def _is_batched(self, key: StepKey) -> bool:
         return is_batched(self.definitions.assets[key.asset])
 

@@ -197,7 +197,7 @@ class Coordinator(BatchLaunching):
         limit = self.settings.max_parallel
         deferred: list[StepKey] = []
         while self._ready and not self._stop_scheduling and (
-                len(self._running) < self.executor.capacity * 2):
+                self._tasks_in_flight() < self.executor.capacity * 2):
             key = self._ready.popleft()
             if self._waits_for_other_run(key):
                 continue
