@@ -170,3 +170,23 @@ def test_partition_vars() -> None:
     unpartitioned = BatchMember(step_id="s", asset="a", partition=None, partition_window=None,
                                 partition_keys={}, run_id="r", attempt=1)
     assert partition_vars(unpartitioned) == {}
+
+
+def test_a_dbt_project_that_does_not_parse_is_a_clear_load_error(tmp_path: Path) -> None:
+    project = tmp_path / "dbt"
+    (project / "models").mkdir(parents=True)
+    (project / "dbt_project.yml").write_text("name: p\nprofile: p\nconfig-version: 2\n"
+                                             "version: '1.0'\n")
+    (project / "profiles.yml").write_text("p:\n  target: dev\n  outputs:\n    dev:\n"
+                                          "      type: duckdb\n      path: ':memory:'\n")
+    (project / "models" / "broken.sql").write_text("select {{ ref('no_such_model') }}\n")
+    (tmp_path / "flowstone.toml").write_text('[project]\nname = "broken"\n')
+    (tmp_path / "assets").mkdir()
+    (tmp_path / "assets" / "dbt_models.py").write_text(
+        "from flowstone_cli.integrations.dbt import dbt_assets\nshop = dbt_assets('../dbt')\n")
+    result = run_cli("-p", str(tmp_path), "check", env={"DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
+                     timeout=600)
+    assert result.code == 2
+    output = result.stdout + result.stderr
+    assert "dbt could not parse the project" in output and "no_such_model" in output
+    assert "Traceback" not in output
