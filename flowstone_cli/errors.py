@@ -270,3 +270,9 @@ class ClusterUnavailableError(FlowStoneError):
     code = "cluster_unavailable"
     exit_code = ExitCode.STEP_FAILED
     default_retryable = True
+
+
+class DbtError(FlowStoneError):
+    """dbt could not parse or run the project (bad SQL or YAML, missing profile, adapter error)."""
+
+    code = "dbt_error"

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from flowstone_cli.definitions.batch import is_batched
 from flowstone_cli.execution.runtime import StepRuntime
 from flowstone_cli.execution.tasks import StepResult, StepTask
 from flowstone_cli.execution.throttling import PoolGate
@@ -82,7 +83,8 @@ def build_runtime(project: Project, assets: Iterable[str]) -> StepRuntime:
     involved = set(assets)
     for name in list(involved):
         involved.update(definitions.assets[name].upstream)
-    managers = build_io_managers(project, {definitions.assets[n].io_manager for n in involved})
+    managers = build_io_managers(project, {definitions.assets[n].io_manager for n in involved
+                                           if not is_batched(definitions.assets[n])})
     required = {r for n in involved for r in definitions.assets[n].requires}
     return StepRuntime(definitions.assets, managers,
                        ResourceSet(build_resources(project, required)),

@@ -22,6 +22,7 @@ from flowstone_cli.definitions.definitions import Definitions
 from flowstone_cli.durations import parse_duration
 from flowstone_cli.events import Event, EventKind, EventSink, Level
 from flowstone_cli.execution.check_runner import blocking_failures, check_records, failure_text
+from flowstone_cli.execution.batching import BatchLaunching
 from flowstone_cli.execution.claims import CancelRequested, ClaimBook, ClaimUpdate
 from flowstone_cli.execution.executors.base import Executor
 from flowstone_cli.execution.interrupts import hold_sigint, release_sigint
@@ -74,8 +75,8 @@ class RunSettings:
     backfill_id: str | None = None
 
 
-class Coordinator:
-    """Runs one plan.
+class Coordinator(BatchLaunching):
+    """Runs one plan (batch assets such as dbt models go in groups, see `batching.py`).
 
     Args:
         run_id: the run's id (its record is already written).
@@ -118,6 +119,9 @@ class Coordinator:
         self.claims = claims
         self.pools = pools if pools is not None else PoolGate.disabled()
         self._requeues: RequeueBudget[StepKey] = RequeueBudget()
+        self._batches: dict[str, tuple[StepTask, ...]] = {}
+        self._held_batches: set[StepKey] = set()
+        self._release_held = False
 
     # -- events -------------------------------------------------------------------------
     def _emit(self, kind: EventKind, message: str, *, key: StepKey | None = None,
@@ -191,6 +195,7 @@ class Coordinator:
                         approval=self.settings.approvals.get((key.asset, key.partition)))
 
     def _submit_ready(self) -> None:
+        self._requeue_held_batches()
         now = self.clock()
         due = [item for item in self._delayed if item[0] <= now]
         self.pools.waiting = False
@@ -203,7 +208,7 @@ class Coordinator:
         limit = self.settings.max_parallel
         deferred: list[StepKey] = []
         while self._ready and not self._stop_scheduling and (
-                len(self._running) < self.executor.capacity * 2):
+                self._tasks_in_flight() < self.executor.capacity * 2):
             key = self._ready.popleft()
             if self._waits_for_other_run(key):
                 continue
@@ -234,6 +239,9 @@ class Coordinator:
         return True
 
     def _launch(self, key: StepKey, attempt: int) -> None:
+        if self._is_batched(key):
+            self._launch_batch(key, attempt)
+            return
         task = self._task_for(key, attempt)
         missing = [ref for ref in task.inputs if ref.step_id is None]
         if missing:
@@ -252,6 +260,8 @@ class Coordinator:
 
     # -- results ------------------------------------------------------------------------
     def _handle(self, result: StepResult) -> None:
+        if self._handle_batch(result):
+            return
         key, attempt, _ = self._running.pop(result.step_id)
         self.pools.release(key)
         for ts, level, message in result.logs:
@@ -476,7 +486,8 @@ class Coordinator:
     def _execute(self) -> RunStatus:
         try:
             self._prepare()
-            while self._ready or self._running or self._delayed or self._blocked:
+            while (self._ready or self._running or self._delayed or self._blocked
+                   or self._held_batches):
                 self._submit_ready()
                 if not self._running and not self._delayed and (
                         self._stop_scheduling or not (self._ready or self._blocked)):
@@ -501,7 +512,7 @@ class Coordinator:
                                   StepStatus.SKIPPED)
         except KeyboardInterrupt:  # Ctrl-C, or CancelRequested from a flush
             for result in self.executor.cancel_all():
-                if result.step_id in self._running:
+                if result.step_id in self._running or result.step_id in self._batches:
                     self._handle(result)
             for key in [s.key for s in self.plan.steps if s.key not in self.outcomes]:
                 self._record_skip(key, "run canceled", StepStatus.CANCELED)

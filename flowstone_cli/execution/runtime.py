@@ -107,6 +107,10 @@ class StepRuntime:
 
     def run(self, task: StepTask) -> StepResult:
         """Run one attempt; never raises (except for a KeyboardInterrupt the coordinator sent)."""
+        if task.batch:
+            # Imported here: batch_runtime builds on this module (partition_info).
+            from flowstone_cli.execution.batch_runtime import run_batch
+            return run_batch(self, task)
         started = time.time()
         spec = self.assets[task.asset]
         log = StepLog()

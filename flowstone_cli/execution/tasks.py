@@ -55,10 +55,13 @@ class StepTask:
     tags: tuple[tuple[str, str], ...] = ()
     keyed_params: tuple[str, ...] = ()
     approval: tuple[str, str] | None = None  # (request id, JSON merge patch text) of a checkpoint
+    batch: tuple[StepTask, ...] = ()  # a batch task: its members run in one tool invocation
 
     @property
     def label(self) -> str:
-        """`asset` or `asset[partition]`."""
+        """`asset` or `asset[partition]` (for a batch, every member's label)."""
+        if self.batch:
+            return ", ".join(member.label for member in self.batch)
         return self.asset if self.partition is None else f"{self.asset}[{self.partition}]"
 
 
@@ -106,6 +109,7 @@ class StepResult:
     error: StepError | None = None
     checks: tuple[dict[str, Any], ...] = ()  # asset check results (see check_runner.py)
     worker: str | None = None  # the executor's worker that ran it (a Dask worker address)
+    members: tuple[StepResult, ...] = ()  # a batch task's per-member results
 
     @property
     def duration_ms(self) -> float:

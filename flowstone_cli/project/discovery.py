@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
-from flowstone_cli.errors import Problem, ProjectNotFoundError
+from flowstone_cli.errors import FlowStoneError, Problem, ProjectNotFoundError
 from flowstone_cli.project.config import CONFIG_FILE
 
 PROJECT_ENV = "FLOWSTONE_PROJECT"
@@ -144,7 +144,8 @@ def import_project_modules(root: Path, assets_dir: str) -> DiscoveredModules:
             problems.append(Problem("import_error", f"cannot import {file.name}: "
                                     f"{type(exc).__name__}: {exc}",
                                     _error_location(exc, root, file),
-                                    "Fix the error; the other modules were still checked."))
+                                    exc.hint if isinstance(exc, FlowStoneError) and exc.hint
+                                    else "Fix the error; the other modules were still checked."))
             continue
         modules.append(module)
     return DiscoveredModules(tuple(modules), tuple(problems), package)

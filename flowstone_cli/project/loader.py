@@ -11,6 +11,7 @@ from typing import Any
 
 from flowstone_cli.definitions.asset import AssetSpec
 from flowstone_cli.definitions.automation import ScheduleSpec, SensorSpec
+from flowstone_cli.definitions.batch import AssetCollection, batch_problems, resolve_optional_deps
 from flowstone_cli.definitions.checkpoint import CheckpointSpec, checkpoint_problems
 from flowstone_cli.definitions.checks import AssetCheckSpec
 from flowstone_cli.definitions.definitions import Definitions
@@ -77,8 +78,12 @@ def collect_specs(modules: tuple[ModuleType, ...], kind: type = AssetSpec) -> li
     seen: set[tuple[str, int, str]] = set()
     specs: list[Any] = []
     for module in modules:
-        for value in vars(module).values():
-            if isinstance(value, kind):
+        for item in vars(module).values():
+            values = item.specs if isinstance(item, AssetCollection) and kind is AssetSpec \
+                else (item,)
+            for value in values:
+                if not isinstance(value, kind):
+                    continue
                 identity = (value.file, value.line, value.name)
                 if identity not in seen:
                     seen.add(identity)
@@ -140,13 +145,14 @@ def inspect_project(root: Path, env: Mapping[str, str]) -> LoadReport:
     assets_dir = config.project.assets_dir if config else _fallback_assets_dir(root)
     discovered = import_project_modules(root, assets_dir)
     problems.extend(discovered.problems)
-    specs = resolve_checkpoints(collect_specs(discovered.modules))
+    specs = resolve_checkpoints(resolve_optional_deps(collect_specs(discovered.modules)))
     schedules = collect_specs(discovered.modules, ScheduleSpec)
     sensors = collect_specs(discovered.modules, SensorSpec)
     checks = collect_specs(discovered.modules, AssetCheckSpec)
     problems.extend(validate_specs(specs, config))
     problems.extend(check_problems(checks, specs))
     problems.extend(automation_problems(schedules, sensors))
+    problems.extend(batch_problems(specs))
     problems.extend(checkpoint_problems(specs, config.notifications if config else None))
     if problems or config is None:
         return LoadReport(None, tuple(problems), tuple(specs))

@@ -9,6 +9,7 @@ from flowstone_cli.dag import DAG
 from flowstone_cli.definitions.asset import AssetSpec
 from flowstone_cli.definitions.automation import ScheduleSpec, SensorSpec
 from flowstone_cli.definitions.checks import AssetCheckSpec
+from flowstone_cli.definitions.batch import is_batched
 from flowstone_cli.definitions.definitions import did_you_mean
 from flowstone_cli.definitions.partitioning import partition_problems
 from flowstone_cli.durations import parse_duration
@@ -87,7 +88,7 @@ def check_configured(specs: Sequence[AssetSpec], config: FlowStoneConfig) -> lis
     managers = set(BUILTIN_IO_MANAGERS) | set(config.io_managers)
     problems: list[Problem] = []
     for spec in specs:
-        if spec.io_manager not in managers:
+        if spec.io_manager not in managers and not is_batched(spec):
             problems.append(Problem(
                 "unknown_io_manager", f"asset `{spec.name}` uses I/O manager "
                 f"`{spec.io_manager}`, which is not configured"
