@@ -39,7 +39,8 @@ class CheckSummary:
                 "last": self.last.to_dict() if self.last else None}
 
 
-def _current_verdicts(project: Project, assets: Sequence[str]) -> list[CheckRecord]:
+def current_verdicts(project: Project, assets: Sequence[str]) -> list[CheckRecord]:
+    """The newest result of each check on the assets' current values (every partition)."""
     store = open_store(project)
     if not store.exists() or not assets:
         return []
@@ -51,7 +52,7 @@ def _current_verdicts(project: Project, assets: Sequence[str]) -> list[CheckReco
 def list_checks(project: Project) -> list[CheckSummary]:
     """Every declared check with the newest verdicts on its asset's current values."""
     checks = project.definitions.all_checks
-    verdicts = _current_verdicts(project, sorted({c.asset for c in checks}))
+    verdicts = current_verdicts(project, sorted({c.asset for c in checks}))
     summaries = []
     for spec in checks:
         mine = [v for v in verdicts if v.asset == spec.asset and v.check_name == spec.name]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from flowstone_cli.api import lineage as lineage_api
+from flowstone_cli.api.asset_checks import current_verdicts
 from flowstone_cli.api.dashboard import asset_history
 from flowstone_cli.api.partitions import partition_status
 from flowstone_cli.api.project import show_asset
@@ -69,6 +70,21 @@ def _history(project: Project, asset: str) -> Html:
          "run", "metadata / error"], rows, empty="Never attempted."))
 
 
+def _checks(project: Project, asset: str) -> Html:
+    checks = project.definitions.checks_of(asset)
+    if not checks:
+        return Html("")
+    verdicts = current_verdicts(project, [asset])
+    rows = [(c.full_name, c.partition or "-",
+             status_badge("succeeded" if c.passed else "failed"),
+             c.severity + (" · blocking" if c.blocking else ""), c.message or "",
+             when(c.executed_at)) for c in verdicts]
+    declared = ", ".join(c.name for c in checks)
+    return Html(f'<h2>Checks</h2><p class="muted">{esc(declared)}</p>' + table(
+        ["check", "partition", "result", "severity", "message", "checked (UTC)"], rows[:300],
+        empty="Not run on the current values yet."))
+
+
 def _staleness(project: Project, asset: str) -> Html:
     report = status(project, [asset])
     rows = [(s.partition or "-", s.reason, when(s.materialized_at)) for s in report.stale]
@@ -121,7 +137,7 @@ def asset_main(project: Project, asset: str, partition: str | None, *, token: st
         parts.append(_launch_form(asset, partitioned, token))
     if partitioned:
         parts.append(partition_grid(project, asset))
-    parts += [_staleness(project, asset), _history(project, asset)]
+    parts += [_staleness(project, asset), _checks(project, asset), _history(project, asset)]
     if partitioned and not partition:
         parts.append(Html('<h2>Lineage</h2><p class="muted">Pick a partition in the grid to '
                           'see its lineage.</p>'))

@@ -35,6 +35,10 @@ def test_every_page_needs_the_token_then_renders(ui) -> None:
     _, _, asset_page = server.get("/assets/daily_report?partition=2025-01-15",
                                   headers={"Cookie": cookie})
     assert "Lineage of daily_report[2025-01-15]" in asset_page and "cleaned_events" in asset_page
+    # The example's asset checks and their verdicts on the current values.
+    _, _, checked = server.get("/assets/cleaned_events", headers={"Cookie": cookie})
+    assert "<h2>Checks</h2>" in checked
+    assert "cleaned_events.not_null_user_id" in checked and "error · blocking" in checked
     _, _, run_page = server.get(f"/runs/{run_id}", headers={"Cookie": cookie})
     assert 'data-status="succeeded"' in run_page and "Timeline" in run_page
     _, _, grid = server.get(f"/backfills/{backfill_id}", headers={"Cookie": cookie})
