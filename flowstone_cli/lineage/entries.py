@@ -113,7 +113,7 @@ class UpstreamAnswer:
         """The documented JSON form."""
         return {**_head(self.key, self.materialization), "recorded": self.recorded,
                 "entries": [e.to_dict() for e in self.entries],
-                "checkpoints": list(self.checkpoints), "checks": list(self.checks), "checks": list(self.checks)}
+                "checkpoints": list(self.checkpoints), "checks": list(self.checks)}
 
 
 @dataclass(frozen=True)
@@ -139,7 +139,7 @@ class DownstreamAnswer:
         return {**_head(self.key, self.materialization),
                 "recorded": [e.to_dict() for e in self.recorded],
                 "expected": [e.to_dict() for e in self.expected],
-                "checkpoints": list(self.checkpoints), "checks": list(self.checks), "checks": list(self.checks)}
+                "checkpoints": list(self.checkpoints), "checks": list(self.checks)}
 
 
 @dataclass(frozen=True)

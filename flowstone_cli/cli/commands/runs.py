@@ -11,6 +11,7 @@ from flowstone_cli.cli.commands.inspect import load
 from flowstone_cli.cli.commands.run import render_summary
 from flowstone_cli.cli.progress import RunView
 from flowstone_cli.cli.state import DaskAddressOpt, JsonOpt, check_executor, state_of
+from flowstone_cli.errors import UsageError
 
 # The API is imported inside each command, lazily, to keep `flowstone --help` fast.
 
