@@ -13,7 +13,7 @@ from flowstone_cli.api.io_checks import io_manager_problems
 from flowstone_cli.api.tenants import tenant_filter
 from flowstone_cli.api.partitions import partition_status
 from flowstone_cli.definitions.asset import AssetSpec
-from flowstone_cli.errors import Problem, UsageError
+from flowstone_cli.errors import Problem
 from flowstone_cli.project.discovery import find_project_root
 from flowstone_cli.project.loader import LoadReport, Project, inspect_project, load_project
 from flowstone_cli.project.validation import memory_manager_problems

@@ -12,7 +12,6 @@ import multiprocessing
 import multiprocessing.util
 import os
 import pickle
-import signal
 import time
 from collections import deque
 from collections.abc import Callable
