@@ -17,7 +17,7 @@ from flowstone_cli.api.actor import current_actor
 from flowstone_cli.api.wiring import build_runtime, open_store
 from flowstone_cli.execution.assembly import ProjectRunner
 from flowstone_cli.durations import parse_duration
-from flowstone_cli.errors import DefinitionError, FlowStoneError
+from flowstone_cli.errors import DefinitionError, FlowStoneError, UsageError
 from flowstone_cli.events import EventSink, discard
 from flowstone_cli.execution.claims import ClaimBook
 from flowstone_cli.execution.coordinator import Coordinator, Current, RunSettings
@@ -160,6 +160,11 @@ def _executor(project: Project, plan: Plan, options: MaterializeOptions) -> Exec
         raise DefinitionError(problems)
     assets = sorted({s.key.asset for s in plan.to_run})
     if kind == "inline":
+        if options.step_timeout or project.config.executor.step_timeout:
+            raise UsageError(
+                "the inline executor cannot enforce a step timeout (steps run in this process)",
+                hint="Drop --step-timeout (or [executor] step_timeout), or use "
+                     "--executor process, which kills a step past its timeout.")
         return InlineExecutor(build_runtime(project, assets))
     workers = options.workers or project.config.executor.workers or os.cpu_count() or 1
     workers = max(1, min(workers, max(1, len(plan.to_run))))
