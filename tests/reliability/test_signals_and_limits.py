@@ -76,3 +76,45 @@ def test_the_inline_executor_refuses_a_step_timeout_it_cannot_enforce(tmp_path: 
                               toml='[executor]\ntype = "inline"\nstep_timeout = "5s"\n')
     refused = flowstone(configured, "materialize", "*")
     assert refused.code == 2 and "cannot enforce a step timeout" in refused.stderr
+
+
+QUICK = """
+    from flowstone_cli import asset
+
+    @asset
+    def one():
+        return 1
+
+    @asset
+    def two(one):
+        return one + 1
+"""
+
+
+def test_a_runaway_sql_query_is_stopped_at_its_timeout_and_never_blocks_a_run(
+        tmp_path: Path) -> None:
+    project = make_project(tmp_path / "project", {"quick": QUICK},
+                           toml='[metadata]\nlock_timeout = 20\n')
+    first = flowstone(project, "materialize", "*")
+    assert first.code == 0, first.stderr
+    query = spawn(project, "sql", "SELECT count(*) FROM range(100000000000000)", "--timeout", "3")
+    time.sleep(0.5)  # let the query take the store (the run must wait for it, not fail)
+    run = flowstone(project, "materialize", "*", "--force", "--json")
+    out, err = query.communicate(timeout=60)
+    assert query.returncode == 2, (out, err)
+    assert "did not finish within 3s and was stopped" in err
+    assert run.code == 0, run.stderr
+    assert {s["status"] for s in run.json()["steps"]} == {"succeeded"}
+
+
+def test_sql_prints_at_most_limit_rows_and_says_so(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "project", {"quick": QUICK})
+    assert flowstone(project, "materialize", "*").code == 0
+    shown = flowstone(project, "sql", "SELECT * FROM range(5000)", "--json")
+    assert shown.code == 0, shown.stderr
+    assert len(shown.json()["rows"]) == 1000 and shown.json()["truncated"] is True
+    few = flowstone(project, "sql", "SELECT * FROM range(5000)", "--limit", "10", "--csv")
+    assert few.code == 0 and few.stdout.splitlines()[1:] == [str(i) for i in range(10)]
+    assert "only the first 10 rows are shown" in few.stderr
+    whole = flowstone(project, "sql", "SELECT * FROM range(5000)", "--limit", "0", "--json")
+    assert len(whole.json()["rows"]) == 5000 and whole.json()["truncated"] is False
