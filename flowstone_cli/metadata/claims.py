@@ -70,7 +70,7 @@ _UNFINISHED = """
 _LATEST_OF_KEYS = f"""
     SELECT {STEPS.select_list} FROM steps
     WHERE rowid IN (
-        SELECT arg_max(c.rowid, (coalesce(c.ended_at, '-infinity'::TIMESTAMPTZ), c.step_id))
+        SELECT arg_max(c.rowid, c.seq)
         FROM steps c JOIN {_KEYS} k ON {_SAME_KEY}
         WHERE c.status = ? AND NOT c.wiped
         GROUP BY c.asset, c."partition"

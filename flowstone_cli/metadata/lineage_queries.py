@@ -34,9 +34,9 @@ Key = tuple[str, str | None]
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _FINAL = sorted(s.value for s in FINAL_STEP_STATUSES)
 _STATUS = {s.value: s for s in StepStatus}
-# Same tie-break as `steps._LATEST`, so "latest" means the same row everywhere.
-_ORDER = ("(coalesce(ended_at, '-infinity'::TIMESTAMPTZ), "
-          "coalesce(started_at, '-infinity'::TIMESTAMPTZ), attempt, step_id)")
+# Same order as `steps._LATEST` (the store's sequence), so "latest" means the same row
+# everywhere.
+_ORDER = "seq"
 _NARROW = ('step_id, run_id, asset, "partition", attempt, status, epoch_us(started_at), '
            "epoch_us(ended_at), code_version, data_version, wiped, io_manager")
 # Partitioned and unpartitioned keys are matched by separate SELECTs joined with UNION ALL: an

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.reliability.harness import flowstone, make_project, spawn, store_path, wait_for
+from tests.reliability.harness import flowstone, make_project, rows, spawn, store_path, wait_for
 
 GATED = """
     import os, time
@@ -59,3 +59,57 @@ def test_a_store_deleted_or_replaced_mid_run_fails_the_run_clearly_and_creates_n
         in err
     assert "no new store was created" in err and "Traceback" not in err
     assert store.exists() == (how == "replaced")
+
+
+VALUED = """
+    import os
+    from flowstone_cli import asset
+
+    @asset
+    def value():
+        return os.environ.get("VALUE", "v1") * 100
+
+    @asset
+    def doubled(value):
+        return value * 2
+"""
+
+# Loaded by every Python process of the faked run (coordinator and workers): its clock is a
+# day behind, like a host whose clock was never set.
+SKEWED_CLOCK = """
+import time
+_real = time.time
+time.time = lambda: _real() - 86_400
+"""
+
+
+def _sha(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_the_value_recorded_last_is_current_even_from_a_clock_a_day_behind(
+        tmp_path: Path) -> None:
+    project = make_project(tmp_path / "project", {"valued": VALUED})
+    assert flowstone(project, "materialize", "*", env={"VALUE": "v1"}).code == 0
+    skew = tmp_path / "skew"
+    skew.mkdir()
+    (skew / "sitecustomize.py").write_text(SKEWED_CLOCK)
+    skewed = flowstone(project, "materialize", "value", "--force", "--json",
+                       env={"VALUE": "v2", "PYTHONPATH": str(skew)})
+    assert skewed.code == 0, skewed.stderr
+    (v2_step,) = [s["step_id"] for s in skewed.json()["steps"] if s["asset"] == "value"]
+    (ended,), = rows(project, "SELECT ended_at < now() - INTERVAL 12 HOUR FROM steps "
+                              "WHERE step_id = ?", [v2_step])
+    assert ended, "the fake clock was not used"
+    # `doubled` consumed v1: it is stale now, and reads (and records) v2.
+    later = flowstone(project, "materialize", "doubled", "--json")
+    assert later.code == 0, later.stderr
+    assert [(s["asset"], s["status"]) for s in later.json()["steps"]] == [
+        ("doubled", "succeeded")]
+    file = project / "data" / "value.pkl"
+    consumed = rows(project, "SELECT l.upstream_step_id, l.upstream_data_version FROM lineage l "
+                             "JOIN steps s ON s.step_id = l.step_id WHERE s.run_id = ?",
+                    [later.json()["run_id"]])
+    assert consumed == [(v2_step, _sha(file))]

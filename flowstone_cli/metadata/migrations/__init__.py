@@ -18,6 +18,7 @@ from flowstone_cli.metadata.migrations import (
     m0003_ownership,
     m0004_automation,
     m0005_checkpoints,
+    m0006_step_sequence,
 )
 
 if TYPE_CHECKING:
@@ -40,6 +41,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(m0004_automation.VERSION, m0004_automation.DESCRIPTION, m0004_automation.apply),
     Migration(m0005_checkpoints.VERSION, m0005_checkpoints.DESCRIPTION,
               m0005_checkpoints.apply),
+    Migration(m0006_step_sequence.VERSION, m0006_step_sequence.DESCRIPTION,
+              m0006_step_sequence.apply),
 )
 
 # Versions must run 1, 2, 3...: a gap or a duplicate would skip or repeat a schema change.
