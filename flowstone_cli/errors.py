@@ -208,3 +208,10 @@ class TenantIsolationError(FlowStoneError):
 
     code = "cross_tenant_read"
     exit_code = ExitCode.STEP_FAILED
+
+
+class UnrecordedValueError(IOManagerError):
+    """A stored value is not the materialization the store records (published, not recorded)."""
+
+    code = "unrecorded_value"
+    default_retryable = False

@@ -170,7 +170,10 @@ class StepRuntime:
             if ref.param is None:
                 continue
             manager = self.manager_for(ref.asset)
-            value = manager.load(self.store_context(ref.asset, ref.partition, task.run_id))
+            # The recorded data version: a file that does not hold it is refused.
+            context = replace(self.store_context(ref.asset, ref.partition, task.run_id),
+                              expected_version=ref.data_version)
+            value = manager.load(context)
             if ref.keyed:
                 kwargs.setdefault(ref.param, {})[ref.partition] = value
             else:

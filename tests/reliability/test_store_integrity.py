@@ -113,3 +113,34 @@ def test_the_value_recorded_last_is_current_even_from_a_clock_a_day_behind(
                              "JOIN steps s ON s.step_id = l.step_id WHERE s.run_id = ?",
                     [later.json()["run_id"]])
     assert consumed == [(v2_step, _sha(file))]
+
+
+def test_a_value_published_but_never_recorded_is_refused_by_its_consumers(
+        tmp_path: Path) -> None:
+    import os
+    import pickle
+
+    project = make_project(tmp_path / "project", {"valued": VALUED})
+    first = flowstone(project, "materialize", "*", "--json", env={"VALUE": "v1"})
+    assert first.code == 0, first.stderr
+    file = project / "data" / "value.pkl"
+    recorded = _sha(file)
+    # What a coordinator killed between a worker's publish and its record leaves behind.
+    tmp = file.with_name(".value.pkl.tmp")
+    tmp.write_bytes(pickle.dumps("v2" * 100))
+    os.replace(tmp, file)
+    lineage_before = rows(project, "SELECT * FROM lineage ORDER BY step_id")
+    consumer = flowstone(project, "materialize", "doubled", "--force", "--json")
+    assert consumer.code == 1, consumer.stderr
+    (step,) = consumer.json()["steps"]
+    assert (step["status"], step["error_code"]) == ("failed", "unrecorded_value")
+    assert f"data version {recorded[:12]}" in consumer.stderr + consumer.stdout
+    assert rows(project, "SELECT * FROM lineage ORDER BY step_id") == lineage_before
+    # Recomputing the value records what its file holds; then consumers read it again.
+    assert flowstone(project, "materialize", "value", "--force", env={"VALUE": "v3"}).code == 0
+    again = flowstone(project, "materialize", "doubled", "--json")
+    assert again.code == 0, again.stderr
+    (value_step,), = rows(project, "SELECT l.upstream_data_version FROM lineage l JOIN steps s "
+                                   "ON s.step_id = l.step_id WHERE s.run_id = ?",
+                          [again.json()["run_id"]])
+    assert value_step == _sha(file)
