@@ -65,7 +65,9 @@ def test_sigkill_at_random_points_keeps_the_store_naming_the_bytes_on_disk(
         # A run that reads what the killed run left in one layer, without recomputing it.
         layer = rng.randrange(1, LAYERS)
         consumers = [f"l{layer}_{i}" for i in range(WIDTH)]
+        # Inline: no worker pool to start, the same verified loads.
         probe = flowstone(project, "materialize", *consumers, "--force", "--json",
+                          "--executor", "inline",
                           env={"STARTED_MARKER": str(tmp_path / "probe")})
         assert probe.code in (0, 1), probe.stderr
         computed = [s["asset"] for s in probe.json()["steps"] if s["status"] == "succeeded"]
@@ -83,7 +85,8 @@ def test_sigkill_at_random_points_keeps_the_store_naming_the_bytes_on_disk(
                                 "NOT IN (SELECT parent_run_id FROM runs WHERE parent_run_id "
                                 "IS NOT NULL)")
         for (run_id,) in crashed:
-            resumed = flowstone(project, "runs", "resume", run_id, "--json",
+            resumed = flowstone(project, "runs", "resume", run_id, "--json", "--executor",
+                                "inline",
                                 env={"STARTED_MARKER": str(tmp_path / "resume")})
             assert resumed.code == 0 or (resumed.code == 2 and "nothing to resume"
                                          in resumed.stderr), resumed.stderr
