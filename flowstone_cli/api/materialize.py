@@ -58,6 +58,8 @@ class MaterializeOptions:
         trigger: what started the run (cli, schedule:NAME, sensor:NAME, backfill).
         actor: who started it (default: $FLOWSTONE_ACTOR, else the OS user).
         command: the command line, for the audit trail.
+        claim_timeout: seconds a step may wait for another run's claim (None: while the
+            holder's heartbeat is fresh).
     """
 
     selection: Sequence[str]
@@ -76,6 +78,7 @@ class MaterializeOptions:
     run_id: str | None = None
     actor: str | None = None
     command: str | None = None
+    claim_timeout: float | None = None
 
 
 @dataclass(frozen=True)
@@ -221,7 +224,8 @@ def run_plan(project: Project, store: MetadataStore, decided: DecidedPlan,
     known = {key: cur.step_id for key, cur in decided.current.items()}
     claims = ClaimBook(run_id, [s.key for s in plan.to_run],
                        process_token=process_token(os.getpid()),
-                       known=lambda k: known.get((k.asset, k.partition)))
+                       known=lambda k: known.get((k.asset, k.partition)),
+                       claim_timeout=options.claim_timeout)
     recorder = RunRecorder(store, run_id, redact=lambda text: redact(text, project.secrets))
     # Workers are forked before any metadata connection is opened for this run (never fork
     # with a DuckDB connection open, see RELIABILITY.md); later flushes use short sessions.

@@ -118,3 +118,55 @@ def test_sql_prints_at_most_limit_rows_and_says_so(tmp_path: Path) -> None:
     assert "only the first 10 rows are shown" in few.stderr
     whole = flowstone(project, "sql", "SELECT * FROM range(5000)", "--limit", "0", "--json")
     assert len(whole.json()["rows"]) == 5000 and whole.json()["truncated"] is False
+
+
+def _set_heartbeat(project: Path, run_id: str, age_seconds: int) -> None:
+    import duckdb
+
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with duckdb.connect(str(project / "data" / "flowstone.duckdb")) as con:
+                con.execute(f"UPDATE runs SET heartbeat_at = now() - INTERVAL {age_seconds} "
+                            "SECOND WHERE run_id = ?", [run_id])
+            return
+        except duckdb.IOException:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def test_waiting_on_a_stopped_runs_claim_is_bounded_by_its_heartbeat_and_claim_timeout(
+        tmp_path: Path) -> None:
+    project = make_project(tmp_path / "project", {"pipeline": SLOW})
+    marker = tmp_path / "slow.pid"
+    owner = spawn(project, "materialize", "*", env={"SLOW_MARKER": str(marker)})
+    try:
+        wait_for(marker, proc=owner)
+        run_id = poll_rows(project, "SELECT run_id FROM runs", until=bool)[0][0]
+        owner.send_signal(signal.SIGSTOP)  # alive on this host, but silent
+        time.sleep(0.5)
+        # Its heartbeat is two minutes old: waiting for it is pointless.
+        _set_heartbeat(project, run_id, 120)
+        stale = flowstone(project, "materialize", "slow", "after", "--force", "--json")
+        assert stale.code == 1, stale.stderr
+        steps = {s["asset"]: (s["status"], s["error_code"]) for s in stale.json()["steps"]}
+        assert steps["slow"] == ("failed", "claim_timeout")
+        assert steps["after"][0] == "skipped"
+        (message,), = rows(project, "SELECT error_message FROM steps WHERE run_id = ? AND "
+                                    "asset = 'slow'", [stale.json()["run_id"]])
+        assert f"claimed by run {run_id} (pid {owner.pid}" in message
+        assert "has sent no heartbeat for" in message
+        # A fresh heartbeat, but --claim-timeout bounds the wait; the wait is announced.
+        _set_heartbeat(project, run_id, 0)
+        timed = flowstone(project, "materialize", "slow", "--force", "--claim-timeout", "2")
+        assert timed.code == 1, timed.stderr
+        assert f"slow is being computed by run {run_id}; waiting for it (at most 2s)" \
+            in timed.stdout
+        assert "after --claim-timeout 2s" in timed.stderr
+        assert rows(project, "SELECT error_code FROM steps WHERE asset = 'slow' AND status = "
+                             "'failed'") == [("claim_timeout",), ("claim_timeout",)]
+    finally:
+        owner.send_signal(signal.SIGKILL)
+        owner.send_signal(signal.SIGCONT)
+        owner.communicate(timeout=30)
