@@ -14,6 +14,7 @@ from typing import Any
 from flowstone_cli._version import __version__
 from flowstone_cli.api import notify
 from flowstone_cli.api.actor import current_actor
+from flowstone_cli.api.gc import clean_run_folders
 from flowstone_cli.api.wiring import build_runtime, open_store
 from flowstone_cli.execution.assembly import ProjectRunner
 from flowstone_cli.durations import parse_duration
@@ -227,6 +228,10 @@ def run_plan(project: Project, store: MetadataStore, decided: DecidedPlan,
                        known=lambda k: known.get((k.asset, k.partition)),
                        claim_timeout=options.claim_timeout)
     recorder = RunRecorder(store, run_id, redact=lambda text: redact(text, project.secrets))
+    try:  # temporary files of writers killed earlier, in the folders this run writes to
+        clean_run_folders(project, [s.key for s in plan.to_run])
+    except OSError as exc:
+        logging.getLogger("flowstone.gc").warning("leftover temporary files: %s", exc)
     # Workers are forked before any metadata connection is opened for this run (never fork
     # with a DuckDB connection open, see RELIABILITY.md); later flushes use short sessions.
     executor = _executor(project, plan, options)

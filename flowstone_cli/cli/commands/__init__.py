@@ -7,6 +7,7 @@ import typer
 from flowstone_cli.cli.commands import automation as automation_commands
 from flowstone_cli.cli.commands import backfill as backfill_commands
 from flowstone_cli.cli.commands import checkpoints as checkpoint_commands
+from flowstone_cli.cli.commands import gc as gc_commands
 from flowstone_cli.cli.commands import inspect as inspect_commands
 from flowstone_cli.cli.commands import lineage as lineage_commands
 from flowstone_cli.cli.commands import partitions as partitions_commands
@@ -26,3 +27,4 @@ def register_commands(app: typer.Typer) -> None:
     lineage_commands.register(app)
     automation_commands.register(app)
     checkpoint_commands.register(app)
+    gc_commands.register(app)
