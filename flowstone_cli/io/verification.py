@@ -71,6 +71,9 @@ def read_verified(path: str, expected: str, read: Callable[[], T], *, asset: str
                 _known.clear()
             _known[_key(st)] = actual
         if actual != expected:
+            # A damaged file (truncated, torn) is reported as corrupt by the reader itself;
+            # one that reads fine is another, unrecorded value.
+            read()
             raise _mismatch(path, expected, actual, asset, partition)
         value = read()
         try:
