@@ -130,6 +130,9 @@ def resume_run(
     by: Annotated[str | None, typer.Option("--by", help="Who is running this (default: "
                                            "$FLOWSTONE_ACTOR, else the OS user).",
                                            show_default=False)] = None,
+    claim_timeout: Annotated[float | None, typer.Option(
+        "--claim-timeout", min=0, help="Seconds a step may wait for another run computing it "
+        "(default: while that run's heartbeat is fresh).", show_default=False)] = None,
     json_flag: JsonOpt = False,
 ) -> None:
     """Re-run the failed, timed-out, abandoned, canceled and skipped steps of a finished run."""
@@ -139,7 +142,8 @@ def resume_run(
     state = state_of(ctx, json_flag=json_flag)
     if executor not in (None, "inline", "process"):
         raise UsageError(f"unknown executor `{executor}`", hint="Use inline or process.")
-    options = MaterializeOptions(selection=(), executor=executor, workers=workers, actor=by)
+    options = MaterializeOptions(selection=(), executor=executor, workers=workers, actor=by,
+                                 claim_timeout=claim_timeout)
     project = load(state)
     with RunView(state.printer, log_format=state.log_format) as view:
         summary = runs_api.resume_run(project, run_id, options, sink=view)
