@@ -276,3 +276,10 @@ class DbtError(FlowStoneError):
     """dbt could not parse or run the project (bad SQL or YAML, missing profile, adapter error)."""
 
     code = "dbt_error"
+
+
+class UnrecordedValueError(IOManagerError):
+    """A stored value is not the materialization the store records (published, not recorded)."""
+
+    code = "unrecorded_value"
+    default_retryable = False

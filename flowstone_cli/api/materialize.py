@@ -15,10 +15,11 @@ from flowstone_cli._version import __version__
 from flowstone_cli.api import notify
 from flowstone_cli.api.actor import current_actor
 from flowstone_cli.api.telemetry import export_after_run
+from flowstone_cli.api.gc import clean_run_folders
 from flowstone_cli.api.wiring import build_runtime, open_store
 from flowstone_cli.execution.assembly import ProjectRunner, build_pool_gate
 from flowstone_cli.durations import parse_duration
-from flowstone_cli.errors import DefinitionError, FlowStoneError
+from flowstone_cli.errors import DefinitionError, FlowStoneError, UsageError
 from flowstone_cli.events import EventSink, discard
 from flowstone_cli.execution.claims import ClaimBook
 from flowstone_cli.execution.coordinator import Coordinator, Current, RunSettings
@@ -62,6 +63,8 @@ class MaterializeOptions:
         trigger: what started the run (cli, schedule:NAME, sensor:NAME, backfill).
         actor: who started it (default: $FLOWSTONE_ACTOR, else the OS user).
         command: the command line, for the audit trail.
+        claim_timeout: seconds a step may wait for another run's claim (None: while the
+            holder's heartbeat is fresh).
     """
 
     selection: Sequence[str]
@@ -81,6 +84,7 @@ class MaterializeOptions:
     run_id: str | None = None
     actor: str | None = None
     command: str | None = None
+    claim_timeout: float | None = None
 
 
 @dataclass(frozen=True)
@@ -186,6 +190,11 @@ def _executor(project: Project, plan: Plan, options: MaterializeOptions,
         raise DefinitionError(problems)
     assets = sorted({s.key.asset for s in plan.to_run})
     if kind == "inline":
+        if options.step_timeout or project.config.executor.step_timeout:
+            raise UsageError(
+                "the inline executor cannot enforce a step timeout (steps run in this process)",
+                hint="Drop --step-timeout (or [executor] step_timeout), or use "
+                     "--executor process, which kills a step past its timeout.")
         return InlineExecutor(build_runtime(project, assets))
     workers = options.workers or project.config.executor.workers or os.cpu_count() or 1
     workers = max(1, min(workers, max(1, len(plan.to_run))))
@@ -251,8 +260,13 @@ def run_plan(project: Project, store: MetadataStore, decided: DecidedPlan,
     known = {key: cur.step_id for key, cur in decided.current.items()}
     claims = ClaimBook(run_id, [s.key for s in plan.to_run],
                        process_token=process_token(os.getpid()),
-                       known=lambda k: known.get((k.asset, k.partition)))
+                       known=lambda k: known.get((k.asset, k.partition)),
+                       claim_timeout=options.claim_timeout)
     recorder = RunRecorder(store, run_id, redact=lambda text: redact(text, project.secrets))
+    try:  # temporary files of writers killed earlier, in the folders this run writes to
+        clean_run_folders(project, [s.key for s in plan.to_run])
+    except OSError as exc:
+        logging.getLogger("flowstone.gc").warning("leftover temporary files: %s", exc)
     # Workers are forked before any metadata connection is opened for this run (never fork
     # with a DuckDB connection open, see RELIABILITY.md); later flushes use short sessions.
     executor = _executor(project, plan, options, runtime)

@@ -72,8 +72,9 @@ class RunView:
         if self.log_format == "json":
             sys.stderr.write(self.printer.to_json(event.to_dict()) + "\n")
             return
-        important = event.kind in _FINISHED or event.kind in (EventKind.STEP_RETRYING,
-                                                             EventKind.CHECK_FAILED)
+        # A step waiting (for another run's claim, or an approval) says what it waits for.
+        important = event.kind in _FINISHED or event.kind in (
+            EventKind.STEP_RETRYING, EventKind.STEP_WAITING, EventKind.CHECK_FAILED)
         if self._live is not None:
             if important and event.kind is not EventKind.STEP_UP_TO_DATE:
                 self._recent = (self._recent + [Text(self.printer.clean(event.message),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -32,15 +33,48 @@ class LogRecord:
     message: str
 
 
-class StepLog:
-    """Collects messages from `context.log`; they are recorded as events of the run."""
+MAX_LOG_LINES = 1000
+"""At most this many `context.log` lines of one step are recorded: the last ones."""
 
-    def __init__(self) -> None:
-        self.records: list[LogRecord] = []
+MAX_LOG_CHARS = 4000
+"""A longer log message is cut to this many characters."""
+
+
+def clip(text: str, limit: int) -> str:
+    """`text`, cut to about `limit` characters with a note of how much was cut."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… [{len(text) - limit} more characters cut]"
+
+
+class StepLog:
+    """Collects messages from `context.log`; they are recorded as events of the run.
+
+    A flood is capped: only the last `max_lines` messages are kept (each cut to
+    `MAX_LOG_CHARS`), and `dropped` counts the others.
+    """
+
+    def __init__(self, max_lines: int = MAX_LOG_LINES) -> None:
+        self._records: deque[LogRecord] = deque(maxlen=max_lines)
+        self.dropped = 0
+
+    @property
+    def records(self) -> list[LogRecord]:
+        """The kept messages, preceded by a warning when earlier ones were dropped."""
+        kept = list(self._records)
+        if self.dropped:
+            first = kept[0].ts if kept else datetime.now(timezone.utc)
+            kept.insert(0, LogRecord(first, LogLevel.WARNING, f"{self.dropped} earlier log "
+                                     f"lines of this step were dropped (only the last "
+                                     f"{self._records.maxlen} are kept)"))
+        return kept
 
     def _add(self, level: LogLevel, message: object) -> None:
-        self.records.append(LogRecord(datetime.now(timezone.utc), level, str(message)))
-        _logger.log(getattr(logging, level.name), "%s", message)
+        if len(self._records) == self._records.maxlen:
+            self.dropped += 1
+        text = clip(str(message), MAX_LOG_CHARS)
+        self._records.append(LogRecord(datetime.now(timezone.utc), level, text))
+        _logger.log(getattr(logging, level.name), "%s", text)
 
     def debug(self, message: object) -> None:
         """Record a debug message."""

@@ -12,6 +12,11 @@ Semantics (documented in docs/reliability.md):
 - A claim is released in the same write session that records the step's final row, so a waiting
   run never sees a claim gone without the result being visible; the last flush releases the rest.
 - A claiming run found dead while others wait on it is reaped on the spot (crashed, abandoned).
+- Waiting is bounded. A holder whose heartbeat is older than `STALE_AFTER_SECONDS` is not
+  computing anything, even when its process still exists on this host (stopped with SIGSTOP,
+  hung in the kernel): the waiting step gives up (failed, `claim_timeout`), and so does a step
+  that waited longer than the run's `claim_timeout`. Its claim is left alone: the holder may
+  still wake up.
 
 Every read and write here happens inside a session the recorder already opens (start and
 flushes), so claims add statements, not sessions.
@@ -23,7 +28,9 @@ from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from flowstone_cli.execution.liveness import find_dead, this_host
+import time
+
+from flowstone_cli.execution.liveness import STALE_AFTER_SECONDS, find_dead, this_host
 from flowstone_cli.metadata.records import StepRecord
 from flowstone_cli.metadata.store import StoreWriter
 from flowstone_cli.planning.plan import StepKey
@@ -44,11 +51,14 @@ class ClaimUpdate:
         reused: steps another run materialized meanwhile -> that materialization.
         taken: steps whose claim this run now holds and must run itself.
         cancel_requested: `runs cancel` asked this run to stop.
+        given_up: steps that stopped waiting -> why (the holder is unresponsive, or the
+            run's claim timeout passed).
     """
 
     reused: dict[StepKey, StepRecord] = field(default_factory=dict)
     taken: list[StepKey] = field(default_factory=list)
     cancel_requested: bool = False
+    given_up: dict[StepKey, str] = field(default_factory=dict)
 
 
 class ClaimBook:
@@ -60,11 +70,19 @@ class ClaimBook:
         process_token: the coordinator process's token (see `liveness.process_token`).
         known: step -> the materialization id the plan was made with (None: none), to tell a
             new materialization by another run from the one the plan saw.
+        claim_timeout: seconds a step may wait for another run's claim (None: as long as the
+            holder is alive and its heartbeat fresh).
+        stale_after: heartbeat age in seconds after which a holder is unresponsive.
     """
 
     def __init__(self, run_id: str, to_run: Sequence[StepKey], *,
-                 process_token: str | None, known: Callable[[StepKey], str | None]) -> None:
+                 process_token: str | None, known: Callable[[StepKey], str | None],
+                 claim_timeout: float | None = None,
+                 stale_after: float = STALE_AFTER_SECONDS) -> None:
         self.run_id = run_id
+        self.claim_timeout = claim_timeout
+        self.stale_after = stale_after
+        self._blocked_since: dict[StepKey, float] = {}
         self.process_token = process_token
         self.known = known
         self._to_run = [StepKey(*k) for k in to_run]
@@ -81,6 +99,7 @@ class ClaimBook:
     def block(self, key: StepKey) -> None:
         """Park a ready step until the foreign claim on it goes away."""
         self.blocked.add(key)
+        self._blocked_since.setdefault(key, time.monotonic())
 
     # -- inside write sessions ---------------------------------------------------------------
     def begin(self, writer: StoreWriter) -> None:
@@ -144,8 +163,9 @@ class ClaimBook:
                 claims = writer.claims_on(keys)
         freed = [StepKey(*k) for k in keys
                  if k not in claims or claims[k].run_id == self.run_id]
+        given_up = self._give_up(writer, claims, set(freed), now)
         if not freed:
-            return ClaimUpdate(cancel_requested=cancel)
+            return ClaimUpdate(cancel_requested=cancel, given_up=given_up)
         latest = writer.latest_of_keys([(k.asset, k.partition) for k in freed])
         reused: dict[StepKey, StepRecord] = {}
         taken: list[StepKey] = []
@@ -159,4 +179,32 @@ class ClaimBook:
             self._foreign.pop(key, None)
         writer.claim(self.run_id, [(k.asset, k.partition) for k in taken], now)
         self._held.update(taken)
-        return ClaimUpdate(reused=reused, taken=taken, cancel_requested=cancel)
+        return ClaimUpdate(reused=reused, taken=taken, cancel_requested=cancel,
+                           given_up=given_up)
+
+    def _give_up(self, writer: StoreWriter, claims: dict, freed: set[StepKey],
+                 now: datetime) -> dict[StepKey, str]:
+        """Blocked steps that stop waiting: the holder sent no heartbeat for `stale_after`
+        seconds (even if its process exists), or the step waited past `claim_timeout`."""
+        waiting = {StepKey(*k): c.run_id for k, c in claims.items()
+                   if c.run_id != self.run_id and StepKey(*k) not in freed}
+        if not waiting:
+            return {}
+        runs = {r.run_id: r for r in writer.running_runs() if r.run_id in waiting.values()}
+        given_up: dict[StepKey, str] = {}
+        for key, holder in waiting.items():
+            run = runs.get(holder)
+            beat = (run.heartbeat_at or run.started_at) if run is not None else None
+            age = (now - beat).total_seconds() if beat is not None else 0.0
+            waited = time.monotonic() - self._blocked_since.get(key, time.monotonic())
+            where = f" (pid {run.pid} on {run.host})" if run is not None and run.pid else ""
+            if age > self.stale_after:
+                given_up[key] = (f"{key} is claimed by run {holder}{where}, which has sent no "
+                                 f"heartbeat for {age:.0f}s; stopped waiting for it")
+            elif self.claim_timeout is not None and waited > self.claim_timeout:
+                given_up[key] = (f"{key} is claimed by run {holder}{where}; stopped waiting "
+                                 f"for it after --claim-timeout {self.claim_timeout:g}s")
+        for key in given_up:
+            self.blocked.discard(key)
+            self._blocked_since.pop(key, None)
+        return given_up

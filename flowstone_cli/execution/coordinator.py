@@ -234,8 +234,10 @@ class Coordinator(BatchLaunching):
         if holder is None:
             return False
         self.claims.block(key)
+        bound = (f"at most {self.claims.claim_timeout:g}s" if self.claims.claim_timeout
+                 is not None else "while its heartbeat is fresh")
         self._emit(EventKind.STEP_WAITING, f"{key} is being computed by run {holder}; waiting "
-                   "for it", key=key, data={"run_id": holder})
+                   f"for it ({bound})", key=key, data={"run_id": holder})
         return True
 
     def _launch(self, key: StepKey, attempt: int) -> None:
@@ -540,6 +542,11 @@ class Coordinator(BatchLaunching):
             self._apply(update)
 
     def _apply(self, update: ClaimUpdate) -> None:
+        for key, reason in update.given_up.items():
+            self._finish_failed(key, new_id(), 1, self.clock(), "claim_timeout", reason,
+                                "Look at that run (`flowstone runs show RUN_ID`): cancel it "
+                                "or wait for it, then run again; --claim-timeout bounds the "
+                                "wait.")
         for key, record in update.reused.items():
             self._reuse(key, record)
         self._ready.extendleft(update.taken)

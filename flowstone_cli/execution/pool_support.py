@@ -10,10 +10,10 @@ from multiprocessing.process import BaseProcess
 REAP_TIMEOUT = 1.0
 
 def block_sigint() -> set[int] | None:
-    """Block SIGINT in this thread (around a fork); returns the previous mask."""
+    """Block SIGINT and SIGTERM in this thread (around a fork); returns the previous mask."""
     if not hasattr(signal, "pthread_sigmask"):
         return None
-    return signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    return signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
 
 
 def restore_sigmask(previous: set[int] | None) -> None:

@@ -116,7 +116,7 @@ def _detach_from_terminal_signals() -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     # The coordinator blocks SIGINT around fork so none lands before SIG_IGN is in place.
     if hasattr(signal, "pthread_sigmask"):
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
     # An inherited wakeup fd (asyncio sets one) would make us write into the coordinator's pipe.
     signal.set_wakeup_fd(-1)
 

@@ -10,11 +10,13 @@ session (claims, cancel requests) through a `hook`.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import TypeVar
 
+from flowstone_cli.errors import MetadataStoreError
 from flowstone_cli.events import Event, EventKind
 from flowstone_cli.execution.liveness import HEARTBEAT_SECONDS
 from flowstone_cli.metadata.checkpoints import CheckpointRequest
@@ -61,6 +63,7 @@ class RunRecorder:
         self._lineage: list[LineageRecord] = []
         self._events: list[EventRecord] = []
         self._last_flush = time.monotonic()
+        self._identity: tuple[int, int] | None = None
 
     def start(self, run: RunRecord, hook: Callable[[StoreWriter], object] | None = None) -> None:
         """Write the run record (status running) at once, and run `hook` in the same session."""
@@ -68,7 +71,23 @@ class RunRecorder:
             writer.insert_run(run)
             if hook is not None:
                 hook(writer)
+        self._identity = _file_identity(self.store.path)
         self._last_flush = time.monotonic()
+
+    def _check_same_store(self) -> None:
+        """Refuse to write when the store file the run started with was deleted or replaced:
+        opening it again would silently create a new, empty store."""
+        if self._identity is None:
+            return
+        now = _file_identity(self.store.path)
+        if now == self._identity:
+            return
+        what = "deleted" if now is None else "replaced by another file"
+        raise MetadataStoreError(
+            f"metadata store {self.store.path} was {what} while run {self.run_id} was "
+            "running; nothing more is recorded and no new store was created",
+            hint="Restore the store from a backup (values this run published are on disk but "
+                 "not recorded); then run the selection again.")
 
     def step(self, record: StepRecord, lineage: list[LineageRecord] | None = None) -> None:
         """Buffer a finished step attempt and the lineage it consumed."""
@@ -121,6 +140,7 @@ class RunRecorder:
                 returned (None without a hook).
             run_fields: columns of the run record to set.
         """
+        self._check_same_store()
         now = datetime.now(timezone.utc)
         result = None
         with self.store.writer() as writer:
@@ -144,6 +164,15 @@ class RunRecorder:
         self._events.clear()
         self._last_flush = time.monotonic()
         return result
+
+
+def _file_identity(path: os.PathLike[str]) -> tuple[int, int] | None:
+    """(device, inode) of the file at `path`, None when it is gone."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 def _redacted_step(record: StepRecord, redact: Callable[[str], str]) -> StepRecord:

@@ -21,11 +21,12 @@ from typing import Any
 from flowstone_cli.definitions.asset import AssetSpec
 from flowstone_cli.definitions.checkpoint import CheckpointSpec
 from flowstone_cli.definitions.checks import AssetCheckSpec
-from flowstone_cli.definitions.context import AssetContext, Resources, StepLog
+from flowstone_cli.definitions.context import AssetContext, Resources, StepLog, clip
 from flowstone_cli.definitions.output import Output
 from flowstone_cli.errors import FlowStoneError, ResourceError, TenantIsolationError
 from flowstone_cli.execution.check_runner import run_checks
 from flowstone_cli.errors import StepError as StepFailure
+from flowstone_cli.execution.stdout_capture import stdout_to_log
 from flowstone_cli.execution.tasks import ResultStatus, StepError, StepResult, StepTask
 from flowstone_cli.execution.usage import usage_metadata
 from flowstone_cli.io.base import IOManager, StoreContext
@@ -35,6 +36,9 @@ from flowstone_cli.review.merge_patch import canonical_hash, json_like, merge_pa
 from flowstone_cli.review.preview import preview
 
 _HOST = socket.gethostname()
+MAX_MESSAGE_CHARS = 2000
+"""An error message longer than this is cut (a 50 MB message is stored and shown cut)."""
+MAX_TRACEBACK_CHARS = 20000
 
 
 @dataclass(frozen=True)
@@ -106,14 +110,22 @@ class StepRuntime:
                             run_id=run_id)
 
     def run(self, task: StepTask) -> StepResult:
-        """Run one attempt; never raises (except for a KeyboardInterrupt the coordinator sent)."""
+        """Run one attempt; never raises (except for a KeyboardInterrupt the coordinator sent).
+
+        What the step writes to stdout (fd 1, subprocesses too) goes to its log.
+        """
         if task.batch:
             # Imported here: batch_runtime builds on this module (partition_info).
             from flowstone_cli.execution.batch_runtime import run_batch
             return run_batch(self, task)
+        log = StepLog()
+        with stdout_to_log(log):
+            result = self._run(task, log)
+        return replace(result, logs=_logs(log))
+
+    def _run(self, task: StepTask, log: StepLog) -> StepResult:
         started = time.time()
         spec = self.assets[task.asset]
-        log = StepLog()
         base = {"step_id": task.step_id, "started_at": started, "pid": os.getpid(),
                 "host": _HOST, "code_version": spec.code_version}
         try:
@@ -189,7 +201,10 @@ class StepRuntime:
             if ref.param is None:
                 continue
             manager = self.manager_for(ref.asset)
-            value = manager.load(self.store_context(ref.asset, ref.partition, task.run_id))
+            # The recorded data version: a file that does not hold it is refused.
+            context = replace(self.store_context(ref.asset, ref.partition, task.run_id),
+                              expected_version=ref.data_version)
+            value = manager.load(context)
             if ref.keyed:
                 kwargs.setdefault(ref.param, {})[ref.partition] = value
             else:
@@ -243,7 +258,8 @@ class StepRuntime:
     def _describe(spec: AssetSpec, exc: BaseException) -> StepError:
         if isinstance(exc, FlowStoneError):
             retryable = exc.retryable and (spec.retry is not None)
-            return StepError(code=exc.code, type=_qualified(exc), message=exc.message,
+            return StepError(code=exc.code, type=_qualified(exc),
+                             message=clip(exc.message, MAX_MESSAGE_CHARS),
                              traceback=_user_traceback(exc) if isinstance(exc, ResourceError)
                              or exc.__cause__ else "", retryable=retryable, hint=exc.hint,
                              retry_after=getattr(exc, "retry_after", None))
@@ -252,11 +268,12 @@ class StepRuntime:
         elif isinstance(exc, KeyboardInterrupt):
             message = f"asset `{spec.name}` raised KeyboardInterrupt"
         else:
-            message = f"{type(exc).__name__}: {exc}"
+            message = clip(f"{type(exc).__name__}: {exc}", MAX_MESSAGE_CHARS)
         retryable = spec.retry is not None and isinstance(exc, Exception) and \
             spec.retry.applies_to(exc)
         return StepError(code="user_error", type=_qualified(exc), message=message,
-                         traceback=_user_traceback(exc), retryable=retryable)
+                         traceback=clip(_user_traceback(exc), MAX_TRACEBACK_CHARS),
+                         retryable=retryable)
 
 
 def _logs(log: StepLog) -> tuple[tuple[float, str, str], ...]:
@@ -274,5 +291,8 @@ def _json_safe(metadata: dict[str, Any]) -> dict[str, Any]:
 
 
 def worker_stdio_to_stderr() -> None:
-    """Send a worker's stdout to stderr, so user prints never corrupt `--json` output."""
+    """Send a worker's stdout (fd 1 too, which subprocesses inherit) to stderr, so output of
+    user code outside a step (resource set-up, teardown) never corrupts `--json` output."""
+    sys.stdout.flush()
+    os.dup2(2, 1)
     sys.stdout = sys.stderr

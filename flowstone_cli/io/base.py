@@ -45,6 +45,9 @@ class StoreContext:
             directory. The coordinator passes False and fsyncs each touched directory once,
             before it records the materializations (a group commit), which saves one fsync
             per value.
+        expected_version: on load, the data version the store records for the value; a file
+            manager refuses a local file whose bytes do not match it (see `io/verification.py`).
+            None: no check (the value has no recorded version, or the caller is not a step).
     """
 
     asset: str
@@ -52,6 +55,7 @@ class StoreContext:
     partition_path: str | None = None
     run_id: str | None = None
     sync_directory: bool = True
+    expected_version: str | None = None
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from flowstone_cli.io.filesystems import fs_path, is_object_store, open_filesystem
@@ -63,25 +63,46 @@ def _process_is_running(pid: int) -> bool:
 
 def _cleanup_local(root: str, stale_after_seconds: float) -> int:
     removed = 0
-    now = time.time()
     for directory, _dirs, files in os.walk(root):
-        for name in files:
-            match = TEMP_NAME_PATTERN.fullmatch(name)
-            if match is None:
-                continue
-            path = os.path.join(directory, name)
-            try:
-                age = now - os.stat(path).st_mtime
-            except FileNotFoundError:
-                continue  # its writer just renamed or removed it
-            if _process_is_running(int(match["pid"])) and age < stale_after_seconds:
-                continue
-            try:
-                os.unlink(path)
-            except FileNotFoundError:
-                continue
-            removed += 1
-            logger.info("removed leftover temporary file %s", path)
+        removed += _cleanup_names(directory, files, stale_after_seconds)
+    return removed
+
+
+def cleanup_directories(directories: Iterable[str], *,
+                        stale_after_seconds: float = DEFAULT_STALE_AFTER_SECONDS) -> int:
+    """Remove leftover temporary files directly in these local folders (not below them), with
+    the same rules as `cleanup_temp_files`; a run calls it for the folders it will write to,
+    which costs one listing per folder. Returns how many were removed."""
+    removed = 0
+    for directory in directories:
+        try:
+            names = os.listdir(directory)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        removed += _cleanup_names(directory, names, stale_after_seconds)
+    return removed
+
+
+def _cleanup_names(directory: str, names: Iterable[str], stale_after_seconds: float) -> int:
+    removed = 0
+    now = time.time()
+    for name in names:
+        match = TEMP_NAME_PATTERN.fullmatch(name)
+        if match is None:
+            continue
+        path = os.path.join(directory, name)
+        try:
+            age = now - os.stat(path).st_mtime
+        except FileNotFoundError:
+            continue  # its writer just renamed or removed it
+        if _process_is_running(int(match["pid"])) and age < stale_after_seconds:
+            continue
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            continue
+        removed += 1
+        logger.info("removed leftover temporary file %s", path)
     return removed
 
 

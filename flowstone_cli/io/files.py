@@ -20,6 +20,7 @@ from flowstone_cli.io.filesystems import fs_path
 from flowstone_cli.io.paths import Location
 from flowstone_cli.io.contained import unlink_contained
 from flowstone_cli.io.publish import Writer, publish_file
+from flowstone_cli.io.verification import read_verified, remember
 
 
 @dataclass(frozen=True)
@@ -64,12 +65,18 @@ class FileIOManager(IOManager):
                                  fs=None if self.is_local else self.fs,
                                  sync_directory=ctx.sync_directory,
                                  root=self.root if self.is_local else None)
+        if self.is_local:
+            remember(location.path, published.sha256)
         return StoredValue(uri=location.uri, size_bytes=published.size_bytes,
                            rows=serialisation.rows, data_version=published.sha256)
 
     def load(self, ctx: StoreContext) -> Any:
         location = self.location(ctx)
         try:
+            if ctx.expected_version and self.is_local:
+                return read_verified(location.path, ctx.expected_version,
+                                     lambda: self._read(ctx, location), asset=ctx.asset,
+                                     partition=ctx.partition)
             return self._read(ctx, location)
         except FileNotFoundError:
             raise failures.missing_value_error(ctx.asset, ctx.partition, location.uri) from None

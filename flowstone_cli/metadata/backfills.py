@@ -119,8 +119,7 @@ def latest_steps(conn: DuckDBPyConnection, backfill_id: str) -> list[StepRecord]
     rows = conn.execute(
         f"SELECT {STEPS.select_list} FROM (SELECT s.* FROM steps s JOIN runs r "
         "ON r.run_id = s.run_id WHERE r.backfill_id = ? QUALIFY row_number() OVER ("
-        "PARTITION BY s.asset, s.partition ORDER BY s.ended_at DESC NULLS LAST, "
-        "s.attempt DESC) = 1) ORDER BY asset, partition", [backfill_id]).fetchall()
+        "PARTITION BY s.asset, s.partition ORDER BY s.seq DESC) = 1) ORDER BY asset, partition", [backfill_id]).fetchall()
     return STEPS.decode_all(rows)
 
 

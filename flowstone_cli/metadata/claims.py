@@ -71,7 +71,7 @@ _UNFINISHED = """
 _LATEST_OF_KEYS = f"""
     SELECT {STEPS.select_list} FROM steps
     WHERE rowid IN (
-        SELECT arg_max(c.rowid, (coalesce(c.ended_at, '-infinity'::TIMESTAMPTZ), c.step_id))
+        SELECT arg_max(c.rowid, c.seq)
         FROM steps c JOIN {_KEYS} k ON {_SAME_KEY}
         WHERE c.status = ? AND NOT c.wiped
         GROUP BY c.asset, c."partition"
@@ -210,8 +210,41 @@ def reap(conn: DuckDBPyConnection, reasons: dict[str, str], now: datetime) -> li
         status=StepStatus.ABANDONED, reason=f"run crashed: {reasons[run_id]}", started_at=now,
         ended_at=now, duration_ms=0.0) for run_id, asset, partition in rows])
     release_all(conn, reaped)
+    for run_id in reaped:
+        _summarise_crashed(conn, run_id, reasons[run_id])
     crash_backfills(conn, reaped, now)
     return reaped
+
+
+# The last row of each step of a run (by the store's sequence), counted by status.
+_COUNTS = """
+    SELECT status, count(*) FROM (
+        SELECT status FROM steps WHERE run_id = ?
+        QUALIFY row_number() OVER (PARTITION BY asset, "partition" ORDER BY seq DESC) = 1)
+    GROUP BY status ORDER BY status
+"""
+# A crashed run lasted until its last sign of life: its heartbeat or the end of its last step.
+_CRASHED_END = """
+    UPDATE runs SET ended_at = greatest(ended_at, coalesce(
+        (SELECT max(s.ended_at) FROM steps s WHERE s.run_id = runs.run_id
+         AND s.status <> 'abandoned'), ended_at))
+    WHERE run_id = ?
+    RETURNING epoch(ended_at) - epoch(started_at)
+"""
+
+
+def _summarise_crashed(conn: DuckDBPyConnection, run_id: str, reason: str) -> None:
+    """Give a crashed run the summary a finished one has: counts from its step rows and how
+    long it really ran."""
+    counts = {status: n for status, n in conn.execute(_COUNTS, [run_id]).fetchall()}
+    row = conn.execute(_CRASHED_END, [run_id]).fetchone()
+    duration = round(float(row[0]), 3) if row and row[0] is not None else 0.0
+    failed = [a if p is None else f"{a}[{p}]" for a, p in conn.execute(
+        'SELECT asset, "partition" FROM steps WHERE run_id = ? AND status IN '
+        "('failed', 'timed_out') ORDER BY asset, \"partition\"", [run_id]).fetchall()]
+    conn.execute("UPDATE runs SET summary = ? WHERE run_id = ?",
+                 [encode_json({"crashed": reason, "counts": counts, "duration_s": duration,
+                               "failed": failed}), run_id])
 
 
 def latest_of_keys(conn: DuckDBPyConnection, keys: Sequence[Key]) -> dict[Key, StepRecord]:

@@ -12,6 +12,7 @@ of the wanted (asset, partition) pairs, which callers narrow in Python (cheap: t
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -33,9 +34,9 @@ Key = tuple[str, str | None]
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _FINAL = sorted(s.value for s in FINAL_STEP_STATUSES)
 _STATUS = {s.value: s for s in StepStatus}
-# Same tie-break as `steps._LATEST`, so "latest" means the same row everywhere.
-_ORDER = ("(coalesce(ended_at, '-infinity'::TIMESTAMPTZ), "
-          "coalesce(started_at, '-infinity'::TIMESTAMPTZ), attempt, step_id)")
+# Same order as `steps._LATEST` (the store's sequence), so "latest" means the same row
+# everywhere.
+_ORDER = "seq"
 _NARROW = ('step_id, run_id, asset, "partition", attempt, status, epoch_us(started_at), '
            "epoch_us(ended_at), code_version, data_version, wiped, io_manager")
 # Partitioned and unpartitioned keys are matched by separate SELECTs joined with UNION ALL: an
@@ -257,18 +258,25 @@ class QueryResult:
     columns: tuple[str, ...]
     types: tuple[str, ...]
     rows: list[tuple[Any, ...]]
+    truncated: bool = False
 
 
-def run_read_only(conn: DuckDBPyConnection, sql: str) -> QueryResult:
+def run_read_only(conn: DuckDBPyConnection, sql: str, *, timeout: float | None = None,
+                  limit: int | None = None) -> QueryResult:
     """Run one user-supplied read statement with external access disabled.
 
     The connection is already read-only (so no write can succeed); this also turns off every
     file and network access DuckDB offers (`read_csv('/etc/passwd')`, `ATTACH`, extensions) and
     locks the configuration so the statement cannot turn it back on.
 
+    Args:
+        timeout: seconds after which the query is interrupted (`conn.interrupt()` from a timer
+            thread), so a runaway query never holds the store's lock longer than that.
+        limit: at most this many rows are fetched; `truncated` says whether more existed.
+
     Raises:
-        UsageError: not exactly one SELECT/EXPLAIN statement, a syntax or binding error, or an
-            attempt to reach a file or the network.
+        UsageError: not exactly one SELECT/EXPLAIN statement, a syntax or binding error, an
+            attempt to reach a file or the network, or the timeout was reached.
     """
     duckdb = duckdb_module()
     locked = conn.execute("SELECT current_setting('lock_configuration')").fetchone()
@@ -290,20 +298,34 @@ def run_read_only(conn: DuckDBPyConnection, sql: str) -> QueryResult:
         raise UsageError(f"`flowstone sql` only runs read queries (SELECT), not {kind}",
                          hint="The metadata store is read-only here; FlowStone commands change "
                               "it (e.g. `flowstone wipe`).")
+    timer = threading.Timer(timeout, conn.interrupt) if timeout else None
+    if timer is not None:
+        timer.daemon = True
+        timer.start()
     try:
         relation = conn.sql(statements[0].query)
         types = tuple(str(t) for t in relation.types)
-        table = relation.to_arrow_table()
+        table = (relation.limit(limit + 1) if limit is not None else relation).to_arrow_table()
+    except duckdb.InterruptException:
+        raise UsageError(f"the query did not finish within {timeout:g}s and was stopped",
+                         hint="Narrow the query, or give more time with --timeout SECONDS."
+                         ) from None
     except duckdb.PermissionException:
         raise UsageError("`flowstone sql` cannot read files or reach the network: external "
                          "access is disabled",
                          hint="Query only the metadata tables (see docs/metadata.md).") from None
     except duckdb.Error as exc:
         raise UsageError(f"the query failed: {_first_line(exc)}", hint=hint) from None
+    finally:
+        if timer is not None:
+            timer.cancel()
+    truncated = limit is not None and table.num_rows > limit
+    if truncated:
+        table = table.slice(0, limit)
     columns = tuple(table.column_names)
     # Column by column, so duplicate names (`SELECT a.x, b.x`) survive.
     values = [col.to_pylist() for col in table.columns]
-    return QueryResult(columns, types, list(zip(*values)) if values else [])
+    return QueryResult(columns, types, list(zip(*values)) if values else [], truncated)
 
 
 def _first_line(exc: BaseException) -> str:

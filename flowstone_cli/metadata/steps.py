@@ -50,16 +50,15 @@ _FOR_RUN = (f"SELECT {STEPS.select_list} FROM steps WHERE run_id = ? "
             'ORDER BY started_at NULLS LAST, attempt, asset, "partition" NULLS FIRST, step_id')
 _DELETE = "DELETE FROM steps WHERE step_id IN (SELECT UNNEST(?::VARCHAR[]))"
 
-# The latest row per (asset, partition) among those matching the filter, by end time; ties (same
-# clock tick) go to the later start, the later attempt, then the larger id, so the answer is
-# deterministic. Two phases: pick the winners' rowids from a few narrow columns, then fetch full
+# The latest row per (asset, partition) among those matching the filter: the one recorded last
+# (`seq`, from the store's own sequence, schema v6), never by wall-clock times, which another
+# host's skewed clock can put in the past. Two phases: pick the winners' rowids from a few narrow columns, then fetch full
 # rows for those only. Selecting all columns together with the filter made DuckDB read every
 # column of every candidate row (~110 ms for 10 assets on 1,000,000 steps, vs ~30 ms this way).
 _LATEST = f"""
     SELECT {STEPS.select_list} FROM steps
     WHERE rowid IN (
-        SELECT arg_max(rowid, (coalesce(ended_at, '-infinity'::TIMESTAMPTZ),
-                               coalesce(started_at, '-infinity'::TIMESTAMPTZ), attempt, step_id))
+        SELECT arg_max(rowid, seq)
         FROM steps
         WHERE {{where}}
         GROUP BY asset, "partition"

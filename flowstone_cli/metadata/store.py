@@ -204,9 +204,11 @@ class StoreReader:
         """Per asset: partitions materialized, failed and wiped by their latest attempt."""
         return lineage_query_table.asset_summary(self._conn, assets)
 
-    def read_only_query(self, sql: str) -> lineage_query_table.QueryResult:
-        """One user SELECT with external access disabled (UsageError for anything else)."""
-        return lineage_query_table.run_read_only(self._conn, sql)
+    def read_only_query(self, sql: str, *, timeout: float | None = None,
+                        limit: int | None = None) -> lineage_query_table.QueryResult:
+        """One user SELECT with external access disabled (UsageError for anything else),
+        interrupted after `timeout` seconds, at most `limit` rows."""
+        return lineage_query_table.run_read_only(self._conn, sql, timeout=timeout, limit=limit)
 
     # -- automation (schedules and sensors) --
     def last_schedule_ticks(self) -> dict[str, automation_table.ScheduleTick]:

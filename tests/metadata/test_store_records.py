@@ -236,7 +236,8 @@ def test_latest_materializations_pick_the_newest_succeeded_unwiped_step(
     unpartitioned = step("r1", "b", None, StepStatus.SUCCEEDED, t=0)
     other = step("r1", "c", None, StepStatus.SUCCEEDED, t=0)
     with store.writer() as w:
-        w.insert_steps([new, old, failed_later, wiped, unpartitioned, other])
+        # "Newest" is the order of recording (the store's sequence), not the clock.
+        w.insert_steps([old, new, failed_later, wiped, unpartitioned, other])
     with store.reader() as r:
         assert r.latest_materializations() == {("a", "p1"): new, ("b", None): unpartitioned,
                                                ("c", None): other}
@@ -258,11 +259,15 @@ def test_latest_attempts_ignore_running_skipped_and_up_to_date(store: MetadataSt
         assert r.latest_attempts(["b"]) == {("b", None): timed_out}
 
 
-def test_same_end_time_goes_to_the_later_attempt(store: MetadataStore) -> None:
-    first = step("r1", "a", None, StepStatus.SUCCEEDED, t=0, attempt=1)
-    second = step("r1", "a", None, StepStatus.SUCCEEDED, t=0, attempt=2)
+def test_the_step_recorded_last_is_current_whatever_its_clock_says(
+        store: MetadataStore) -> None:
+    # Recorded by a host whose clock is a day behind: its end time is older, yet it is newer.
+    first = step("r1", "a", None, StepStatus.SUCCEEDED, t=86_400, attempt=1)
+    second = step("r2", "a", None, StepStatus.SUCCEEDED, t=0, attempt=1)
     with store.writer() as w:
-        w.insert_steps([second, first])
+        w.insert_steps([first])
+    with store.writer() as w:
+        w.insert_steps([second])
     with store.reader() as r:
         assert r.latest_materializations(["a"])[("a", None)] == second
 

@@ -24,7 +24,7 @@ from tests.cli_runner import Result, flowstone_executable, run_cli
 
 __all__ = ["Result", "make_project", "flowstone", "spawn", "rows", "wait_for", "statuses",
            "succeeded_per_key", "store_path", "ignore_sigint", "check_materializations",
-           "poll_rows"]
+           "poll_rows", "check_current_records"]
 
 
 def make_project(root: Path, modules: dict[str, str], *, toml: str = "",
@@ -104,6 +104,44 @@ def check_materializations(project: Path) -> list[str]:
             problems.append(f"{asset}[{partition}]: {uri} is missing")
         elif version and hashlib.sha256(path.read_bytes()).hexdigest() != version:
             problems.append(f"{asset}[{partition}]: {uri} does not match its data version")
+    return problems
+
+
+def check_current_records(project: Path, assets: Sequence[str] | None = None) -> list[str]:
+    """Violations of "the store names the bytes on disk" for the current materializations (the
+    succeeded, not wiped row recorded last per asset partition) of local pickle files whose
+    values are `{"id": "<asset>:<step_id>", "read": {upstream: upstream's id}}`:
+
+    - the file's sha256 differs from the record's data version;
+    - the value in the file was not produced by the recorded step;
+    - a lineage row of the record names another materialization than the one its value read.
+
+    `assets` limits the check to those assets' records.
+    """
+    import pickle
+
+    problems = []
+    current = rows(project, """
+        SELECT step_id, asset, uri, data_version FROM steps WHERE rowid IN (
+            SELECT arg_max(rowid, seq) FROM steps WHERE status = 'succeeded' AND NOT wiped
+            GROUP BY asset, "partition")""")
+    lineage: dict[str, dict[str, str]] = {}
+    for step_id, upstream_asset, upstream_step in rows(
+            project, "SELECT step_id, upstream_asset, upstream_step_id FROM lineage"):
+        lineage.setdefault(step_id, {})[upstream_asset] = f"{upstream_asset}:{upstream_step}"
+    for step_id, asset, uri, version in current:
+        if assets is not None and asset not in assets:
+            continue
+        data = Path(uri).read_bytes()
+        if hashlib.sha256(data).hexdigest() != version:
+            problems.append(f"{asset}: {uri} does not hold its recorded data version")
+            continue
+        value = pickle.loads(data)  # noqa: S301 - written by the test's own assets
+        if value["id"] != f"{asset}:{step_id}":
+            problems.append(f"{asset}: the file holds {value['id']}, the store names {step_id}")
+        if value["read"] != lineage.get(step_id, {}):
+            problems.append(f"{asset}: read {value['read']}, lineage names "
+                            f"{lineage.get(step_id, {})}")
     return problems
 
 

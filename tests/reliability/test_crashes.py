@@ -108,40 +108,6 @@ def test_resume_of_a_finished_run_with_nothing_left_is_refused(tmp_path: Path) -
     assert "nothing to resume" in again.stderr and "Traceback" not in again.stderr
 
 
-def test_sigkill_at_random_points_never_loses_recorded_work_or_duplicates_it(
-        tmp_path: Path) -> None:
-    # 40 assets in 4 layers, each taking ~30 ms: a run lasts long enough to be killed while
-    # it is writing data and metadata, at a different point each trial.
-    lines = ["import time", "from flowstone_cli import asset", ""]
-    for i in range(40):
-        params = ", ".join(f"a{j}" for j in range(i - i % 10 - 10, i - i % 10 - 8) if j >= 0)
-        lines += ["@asset", f"def a{i}(context{', ' + params if params else ''}):",
-                  "    context.log.info('working')", "    time.sleep(0.03)",
-                  f"    return {i}", ""]
-    project = make_project(tmp_path / "project", {"layers": "\n".join(lines)},
-                           toml="[executor]\nworkers = 2\n")
-    rng = random.Random(6)
-    for _trial in range(3):
-        proc = spawn(project, "materialize", "*")
-        time.sleep(rng.uniform(0.4, 1.1))
-        proc.send_signal(signal.SIGKILL)
-        proc.communicate(timeout=30)
-        listed = flowstone(project, "runs", "list", "--json")
-        assert listed.code == 0, listed.stderr  # the store always reopens
-        assert check_materializations(project) == []
-    final = flowstone(project, "materialize", "*", "--json")
-    assert final.code == 0, final.stderr
-    assert succeeded_per_key(project) == {f"a{i}": 1 for i in range(40)}, \
-        "a step was lost or done twice"
-    runs = flowstone(project, "runs", "list", "--json").json()
-    assert {r["status"] for r in runs[1:]} <= {"crashed", "succeeded"}
-    for run in runs:
-        started = rows(project, "SELECT count(*) FROM events WHERE run_id = ? AND "
-                                "kind = 'run_started'", [run["run_id"]])
-        assert started in ([(1,)], [(0,)])  # 0 if killed before its first flush
-    assert check_materializations(project) == []
-
-
 def test_a_reused_pid_does_not_keep_a_dead_run_alive(tmp_path: Path) -> None:
     store = MetadataStore(tmp_path / "data" / "flowstone.duckdb")
     project = make_project(tmp_path, {"pipeline": SLOW_PIPELINE})

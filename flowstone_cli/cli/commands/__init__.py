@@ -8,6 +8,7 @@ from flowstone_cli.cli.commands import automation as automation_commands
 from flowstone_cli.cli.commands import backfill as backfill_commands
 from flowstone_cli.cli.commands import checkpoints as checkpoint_commands
 from flowstone_cli.cli.commands import checks as check_commands
+from flowstone_cli.cli.commands import gc as gc_commands
 from flowstone_cli.cli.commands import inspect as inspect_commands
 from flowstone_cli.cli.commands import lineage as lineage_commands
 from flowstone_cli.cli.commands import partitions as partitions_commands
@@ -30,3 +31,4 @@ def register_commands(app: typer.Typer) -> None:
     checkpoint_commands.register(app)
     check_commands.register(app)
     ui_commands.register(app)
+    gc_commands.register(app)

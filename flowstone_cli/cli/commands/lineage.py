@@ -251,6 +251,10 @@ def sql(ctx: typer.Context,
         query: Annotated[str, typer.Argument(help="One SELECT statement over the metadata "
                                              "tables (see docs/metadata.md).")],
         csv_flag: Annotated[bool, typer.Option("--csv", help="Print CSV.")] = False,
+        timeout: Annotated[float, typer.Option(
+            "--timeout", help="Stop the query after this many seconds (0: no limit).")] = 5.0,
+        limit: Annotated[int, typer.Option(
+            "--limit", help="Print at most this many rows (0: all).")] = 1000,
         json_flag: JsonOpt = False) -> None:
     """Run a read-only SQL query on the metadata store (no writes, no file or network access)."""
     from flowstone_cli.api import sql as api
@@ -258,11 +262,13 @@ def sql(ctx: typer.Context,
     state = state_of(ctx, json_flag=json_flag)
     if csv_flag and state.json:
         raise UsageError("give either --json or --csv, not both")
-    result = api.run_sql(load(state), query)
+    if timeout < 0 or limit < 0:
+        raise UsageError("--timeout and --limit must not be negative")
+    result = api.run_sql(load(state), query, timeout=timeout or None, limit=limit or None)
     values = [[_cell(v) for v in row] for row in result.rows]
     if state.json:
         state.printer.emit_json({"columns": list(result.columns), "types": list(result.types),
-                                 "rows": values})
+                                 "rows": values, "truncated": result.truncated})
     elif csv_flag:
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
@@ -271,6 +277,9 @@ def sql(ctx: typer.Context,
         state.printer.plain(out.getvalue())  # through the printer: secrets are redacted
     else:
         state.printer.table(list(result.columns), values, title=f"{len(values)} rows")
+    if result.truncated and not state.json:
+        state.printer.err.print(f"only the first {limit} rows are shown; raise --limit "
+                                "(0: all)", markup=False)
 
 
 def _cell(value: Any) -> Any:

@@ -75,6 +75,9 @@ def materialize(
     by: Annotated[str | None, typer.Option("--by", help="Who is running this (default: "
                                            "$FLOWSTONE_ACTOR, else the OS user).",
                                            show_default=False)] = None,
+    claim_timeout: Annotated[float | None, typer.Option(
+        "--claim-timeout", min=0, help="Seconds a step may wait for another run computing it "
+        "(default: while that run's heartbeat is fresh).", show_default=False)] = None,
     run_id: Annotated[str | None, typer.Option("--run-id", hidden=True)] = None,
     trigger: Annotated[str, typer.Option("--trigger", hidden=True)] = "cli",
     json_flag: JsonOpt = False,
@@ -91,7 +94,7 @@ def materialize(
                                  dask_address=dask_address,
                                  tags=parse_tags(tag), step_timeout=step_timeout, actor=by,
                                  partitions=partition_request(partition, partitions),
-                                 run_id=run_id, trigger=trigger)
+                                 run_id=run_id, trigger=trigger, claim_timeout=claim_timeout)
     with RunView(state.printer, log_format=state.log_format) as view:
         summary = run_materialize(project, options, sink=view)
     render_summary(state, summary)

@@ -171,6 +171,9 @@ def resume_run(
     by: Annotated[str | None, typer.Option("--by", help="Who is running this (default: "
                                            "$FLOWSTONE_ACTOR, else the OS user).",
                                            show_default=False)] = None,
+    claim_timeout: Annotated[float | None, typer.Option(
+        "--claim-timeout", min=0, help="Seconds a step may wait for another run computing it "
+        "(default: while that run's heartbeat is fresh).", show_default=False)] = None,
     json_flag: JsonOpt = False,
 ) -> None:
     """Re-run the failed, timed-out, abandoned, canceled and skipped steps of a finished run."""
@@ -180,7 +183,7 @@ def resume_run(
     state = state_of(ctx, json_flag=json_flag)
     check_executor(executor, dask_address)
     options = MaterializeOptions(selection=(), executor=executor, workers=workers, actor=by,
-                                 dask_address=dask_address)
+                                 dask_address=dask_address, claim_timeout=claim_timeout)
     project = load(state)
     with RunView(state.printer, log_format=state.log_format) as view:
         summary = runs_api.resume_run(project, run_id, options, sink=view)

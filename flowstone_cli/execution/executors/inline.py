@@ -1,7 +1,8 @@
 """The inline executor: runs steps one at a time in the command's own process.
 
 Useful for debugging (breakpoints work) and for the `memory` I/O manager. Step timeouts cannot
-be enforced in-process; they are ignored here (documented in docs/cli.md).
+be enforced in-process: `materialize` refuses `--step-timeout` (or `[executor] step_timeout`)
+with this executor, and asset timeouts are not enforced (documented in docs/cli.md).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections import deque
 from types import FrameType
 
 from flowstone_cli.execution.executors.base import synthetic_result
+from flowstone_cli.execution.interrupts import note_terminated
 from flowstone_cli.execution.runtime import StepRuntime
 from flowstone_cli.execution.tasks import ResultStatus, StepError, StepResult, StepTask
 
@@ -38,22 +40,27 @@ class InlineExecutor:
         task = self._queue.popleft()
         # Ctrl-C while user code runs would be caught by the step's error boundary as if the
         # user had raised KeyboardInterrupt; remember that it came from the terminal instead.
-        previous = signal.getsignal(signal.SIGINT)
+        # SIGTERM is treated like Ctrl-C (see execution/interrupts.py).
+        previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
 
-        def on_sigint(signum: int, frame: FrameType | None) -> None:
+        def on_signal(signum: int, frame: FrameType | None) -> None:
             self._interrupted = True
+            if signum == signal.SIGTERM:
+                note_terminated()
             raise KeyboardInterrupt
 
         installed = True
         try:
-            signal.signal(signal.SIGINT, on_sigint)
+            for sig in previous:
+                signal.signal(sig, on_signal)
         except ValueError:  # not the main thread: leave signals alone
             installed = False
         try:
             result = self._runtime.run(task)
         finally:
             if installed:
-                signal.signal(signal.SIGINT, previous)
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
         if self._interrupted:
             self._interrupted = False
             self._queue.appendleft(task)

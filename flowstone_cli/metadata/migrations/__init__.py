@@ -19,6 +19,7 @@ from flowstone_cli.metadata.migrations import (
     m0004_automation,
     m0005_checkpoints,
     m0006_checks,
+    m0007_step_sequence,
 )
 
 if TYPE_CHECKING:
@@ -42,6 +43,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(m0005_checkpoints.VERSION, m0005_checkpoints.DESCRIPTION,
               m0005_checkpoints.apply),
     Migration(m0006_checks.VERSION, m0006_checks.DESCRIPTION, m0006_checks.apply),
+    Migration(m0007_step_sequence.VERSION, m0007_step_sequence.DESCRIPTION,
+              m0007_step_sequence.apply),
 )
 
 # Versions must run 1, 2, 3...: a gap or a duplicate would skip or repeat a schema change.
