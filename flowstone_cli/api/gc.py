@@ -12,6 +12,7 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from flowstone_cli.definitions.batch import EXTERNAL_IO_MANAGER
 from flowstone_cli.api.wiring import build_io_managers
 from flowstone_cli.errors import FlowStoneError
 from flowstone_cli.io.base import StoreContext
@@ -39,10 +40,11 @@ def clean_run_folders(project: Project, steps: Iterable[StepKey]) -> int:
     """Remove leftover temporary files in the local folders these steps write to."""
     from flowstone_cli.execution.runtime import partition_info
 
-    keys = list(steps)
+    definitions = project.definitions.assets
+    # Batch assets (dbt models) are stored by their tool, not through an I/O manager.
+    keys = [k for k in steps if definitions[k.asset].io_manager != EXTERNAL_IO_MANAGER]
     if not keys:
         return 0
-    definitions = project.definitions.assets
     managers = build_io_managers(project, {definitions[k.asset].io_manager for k in keys})
     folders: set[str] = set()
     for key in keys:
