@@ -195,7 +195,8 @@ def test_html_report_is_one_self_contained_page_with_graph_and_tables(backfilled
     page.feed(target.read_text(encoding="utf-8"))
     page.close()
     assert page.tags[:1] == ["html"] and "svg" in page.tags and "style" in page.tags
-    assert page.tags.count("table") == 3 and "script" not in page.tags
+    # assets, runs, checks (the example's asset checks ran) and history; no approvals here
+    assert page.tags.count("table") == 4 and "script" not in page.tags
     assert page.external == []  # nothing is fetched from anywhere
     assert page.nodes["daily_report"] == "materialized"
     assert page.nodes["monthly_revenue"] == "never materialized"

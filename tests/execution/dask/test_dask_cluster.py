@@ -100,8 +100,8 @@ def test_a_worker_killed_mid_step_records_every_step_once(
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         pid = int(wait_for(running, "the held step starting"))
+        os.kill(pid, signal.SIGKILL)  # killed while held: it is the step that dies
         hold.unlink()  # the re-run (Dask moves the task to a live worker) goes straight on
-        os.kill(pid, signal.SIGKILL)
         out, err = proc.communicate(timeout=300)
     finally:
         hold.unlink(missing_ok=True)

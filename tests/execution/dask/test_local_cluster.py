@@ -79,8 +79,10 @@ def test_a_worker_killed_mid_step_on_a_local_cluster_is_retried_once(
         while not (running.exists() and running.read_text()):
             assert time.monotonic() < deadline and proc.poll() is None, proc.stderr
             time.sleep(0.1)
-        hold.unlink()
+        # Kill before releasing the hold: released first, the held step could finish and the
+        # worker start another step that the kill would take down instead.
         os.kill(int(running.read_text()), signal.SIGKILL)
+        hold.unlink()
         out, err = proc.communicate(timeout=300)
     finally:
         hold.unlink(missing_ok=True)
