@@ -1,4 +1,4 @@
-"""The four time granularities: hourly, daily, weekly (Monday to Sunday) and monthly partitions.
+"""The four time granularities: hourly, daily, weekly (from any day of the week) and monthly.
 
 Each class only says how its keys look and how a key maps to an integer slot and back; ranges,
 windows and `now` handling live in `TimeWindowPartitions`.
@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 from bisect import bisect_left, bisect_right
 from datetime import UTC, date, datetime, timedelta
-from functools import lru_cache
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
 from typing import ClassVar
 from zoneinfo import ZoneInfo
 
@@ -25,6 +26,7 @@ _HOUR_SUFFIXES = tuple(f"T{hour:02d}:00" for hour in range(24))
 # Skipped hours are looked up per block of days rather than per calendar year: finding the block
 # of a slot is one integer division, finding its year would mean building a date.
 _BLOCK_DAYS = 512
+_LAST_OF_HOUR = timedelta(minutes=59, seconds=59, microseconds=999999)
 
 
 def _bad_key(definition: TimeWindowPartitions, key: object, example: str) -> PartitionError:
@@ -70,34 +72,67 @@ class DailyPartitions(TimeWindowPartitions):
         return wall.toordinal()
 
 
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+@dataclass(frozen=True, eq=False)
 class WeeklyPartitions(TimeWindowPartitions):
-    """One partition per week, Monday 00:00 to the next Monday 00:00; key = that Monday's date.
+    """One partition per week of seven days from `week_start` 00:00; key = that first day's date.
+
+    Args:
+        week_start: the day weeks start on, `"monday"` (the default, ISO 8601) to `"sunday"`
+            (as US calendars do); the other arguments are those of `TimeWindowPartitions`.
 
     Example:
-        `WeeklyPartitions(start="2025-01-06")` has keys `2025-01-06`, `2025-01-13`, ...
+        `WeeklyPartitions(start="2025-01-06")` has keys `2025-01-06`, `2025-01-13`, ... and
+        `WeeklyPartitions(start="2025-01-05", week_start="sunday")` has `2025-01-05`,
+        `2025-01-12`, ...
     """
 
+    week_start: str = "monday"
+
     kind: ClassVar[str] = "weekly"
-    key_format: ClassVar[str] = "YYYY-MM-DD (a Monday)"
+    key_format: ClassVar[str] = "YYYY-MM-DD (the first day of a week)"
     _rank: ClassVar[int] = 2
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.week_start, str) or self.week_start.lower() not in _WEEKDAYS:
+            raise PartitionError(f"WeeklyPartitions: week_start {show_key(self.week_start)} is "
+                                 "not a day of the week",
+                                 hint="Use one of " + ", ".join(_WEEKDAYS) + ".")
+        object.__setattr__(self, "week_start", self.week_start.lower())
+        super().__post_init__()
+
+    @cached_property
+    def _weekday(self) -> int:
+        return _WEEKDAYS.index(self.week_start)
+
+    def describe(self) -> str:
+        text = super().describe()
+        return text if self.week_start == "monday" else f"{text}, weeks start on {self.week_start}"
+
+    def _identity(self) -> tuple[object, ...]:
+        return (*super()._identity(), self.week_start)
 
     def _parse(self, key: str) -> int:
         day = _parse_date(self, key, "2025-01-13")
-        if day.weekday() != 0:
-            monday = day - timedelta(days=day.weekday())
-            raise PartitionError(f"weekly partition key {key} is not a Monday",
-                                 hint=f"Weeks start on Monday and are named by it: the week "
-                                      f"containing {key} is {monday.isoformat()}.")
-        return (day.toordinal() - 1) // 7  # ordinal 1 (0001-01-01) is a Monday
+        if day.weekday() != self._weekday:
+            first = day - timedelta(days=(day.weekday() - self._weekday) % 7)
+            name = self.week_start.capitalize()
+            raise PartitionError(f"weekly partition key {key} is not a {name}",
+                                 hint=f"Weeks start on {name} and are named by it: the week "
+                                      f"containing {key} is {first.isoformat()}.")
+        # Ordinal 1 (0001-01-01) is a Monday; slot n starts on ordinal 7n + 1 + weekday.
+        return (day.toordinal() - 1 - self._weekday) // 7
 
     def _format(self, slot: int) -> str:
-        return date.fromordinal(slot * 7 + 1).isoformat()
+        return date.fromordinal(slot * 7 + 1 + self._weekday).isoformat()
 
     def _slot_start(self, slot: int) -> datetime:
-        return datetime.fromordinal(slot * 7 + 1)
+        return datetime.fromordinal(slot * 7 + 1 + self._weekday)
 
     def _slot_of_wall(self, wall: datetime) -> int:
-        return (wall.toordinal() - 1) // 7
+        return (wall.toordinal() - 1 - self._weekday) // 7
 
 
 class MonthlyPartitions(TimeWindowPartitions):
@@ -132,8 +167,14 @@ class HourlyPartitions(TimeWindowPartitions):
 
     Daylight saving time (keys are local wall-clock hours, never UTC offsets):
 
-    - an hour the clock skips (Europe/Berlin 2026-03-29 02:00) has no key; that day has 23 keys
-      and `validate_key` refuses the skipped hour, saying why;
+    - an hour exists when any minute of it exists. An hour the clock skips entirely
+      (Europe/Berlin 2026-03-29 02:00) has no key; that day has 23 keys and `validate_key`
+      refuses the skipped hour, saying why. An hour the clock skips only in part
+      (Australia/Lord_Howe 2025-10-05 02:00, when clocks go from 02:00 to 02:30) has a key whose
+      window is the part that exists (02:30 to 03:00);
+    - a window that would start in a gap starts where the gap ends: America/Santiago skips
+      2025-09-07 00:00 to 01:00, so that day and its first hour start at 01:00, and the day
+      has 23 hourly keys from `T01:00`;
     - an hour the clock repeats (Europe/Berlin 2026-10-25 02:00) has one key whose window
       covers both passes, so it lasts two hours; that day has 24 keys and lasts 25 hours.
 
@@ -173,8 +214,8 @@ class HourlyPartitions(TimeWindowPartitions):
 
     def _slot_of_wall(self, wall: datetime) -> int:
         slot = wall.toordinal() * 24 + wall.hour
-        while not self._exists(slot):  # a skipped wall time belongs to the hour before the gap
-            slot -= 1
+        while not self._exists(slot):  # a wall time the clock skips happens after the gap
+            slot += 1
         return slot
 
     def _exists(self, slot: int) -> bool:
@@ -237,22 +278,40 @@ class HourlyPartitions(TimeWindowPartitions):
 
 @lru_cache(maxsize=1024)
 def _skipped_hours(zone_name: str, block: int) -> tuple[int, ...]:
-    """Hourly slots in a block of days whose wall-clock hour the zone skips.
+    """Hourly slots in a block of days whose wall-clock hour the zone skips entirely.
 
-    Only days whose UTC offset differs between their two midnights can skip an hour, so only
-    those days are looked at hour by hour.
+    An hour exists when any minute of it exists: Australia/Lord_Howe's 02:00 hour on the day its
+    clocks go from 02:00 to 02:30 lasts 30 minutes and has a key. Only days whose UTC offset
+    differs between their two midnights (and the day after, whose midnight may be skipped) can
+    skip an hour, so only those are looked at hour by hour.
     """
     zone = ZoneInfo(zone_name)
-    skipped: list[int] = []
+    skipped: set[int] = set()
     first_day = max(block * _BLOCK_DAYS, 1)
     offset = datetime.fromordinal(first_day).replace(tzinfo=zone).utcoffset()
     for day in range(first_day, (block + 1) * _BLOCK_DAYS):
         next_offset = datetime.fromordinal(day + 1).replace(tzinfo=zone).utcoffset()
         if next_offset != offset:
-            for hour in range(24):
-                wall = datetime.fromordinal(day).replace(hour=hour)
-                back = wall.replace(tzinfo=zone).astimezone(UTC).astimezone(zone)
-                if back.replace(tzinfo=None) != wall:
-                    skipped.append(day * 24 + hour)
+            for hour in range(48):
+                slot = day * 24 + hour
+                if slot < (block + 1) * _BLOCK_DAYS * 24 and _hour_skipped(zone, slot):
+                    skipped.add(slot)
         offset = next_offset
-    return tuple(skipped)  # sorted; a handful of entries, so `in` is a short scan
+    return tuple(sorted(skipped))  # a handful of entries, so `in` is a short scan
+
+
+def _hour_skipped(zone: ZoneInfo, slot: int) -> bool:
+    """True when no minute of the wall-clock hour `slot` exists in `zone`.
+
+    Both ends are looked at first; only when both are missing (the common skipped hour) is every
+    minute checked, so that an hour in which one gap ends and another begins still counts.
+    """
+    start = datetime.fromordinal(slot // 24).replace(hour=slot % 24)
+    if _exists_wall(zone, start) or _exists_wall(zone, start + _LAST_OF_HOUR):
+        return False
+    return not any(_exists_wall(zone, start + timedelta(minutes=minute)) for minute in range(60))
+
+
+def _exists_wall(zone: ZoneInfo, wall: datetime) -> bool:
+    back = wall.replace(tzinfo=zone).astimezone(UTC).astimezone(zone)
+    return back.replace(tzinfo=None) == wall
