@@ -15,6 +15,7 @@ from flowstone_cli.definitions.checkpoint import CheckpointSpec, checkpoint_prob
 from flowstone_cli.definitions.definitions import Definitions
 from flowstone_cli.errors import ConfigError, DefinitionError, Problem
 from flowstone_cli.project.config import CONFIG_FILE, FlowStoneConfig, read_config
+from flowstone_cli.project.components import component_problems
 from flowstone_cli.project.discovery import import_project_modules
 from flowstone_cli.project.validation import automation_problems, validate_specs
 
@@ -144,6 +145,8 @@ def inspect_project(root: Path, env: Mapping[str, str]) -> LoadReport:
     problems.extend(validate_specs(specs, config))
     problems.extend(automation_problems(schedules, sensors))
     problems.extend(checkpoint_problems(specs, config.notifications if config else None))
+    if config is not None:
+        problems.extend(component_problems(root, config, discovered.package))
     if problems or config is None:
         return LoadReport(None, tuple(problems), tuple(specs))
     storage_root = storage_root_for(root, config)
