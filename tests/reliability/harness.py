@@ -65,10 +65,23 @@ def store_path(project: Path) -> Path:
     return project / "data" / "flowstone.duckdb"
 
 
-def rows(project: Path, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-    """Query the metadata file read-only, as any other process would."""
-    with duckdb.connect(str(store_path(project)), read_only=True) as con:
-        return con.execute(sql, list(params)).fetchall()
+def rows(project: Path, sql: str, params: Sequence[Any] = (), *,
+         timeout: float = 120.0) -> list[tuple[Any, ...]]:
+    """Query the metadata file read-only, as any other process would: a store not created yet
+    has no rows, and a lock held for a moment by a running coordinator is waited out (DuckDB
+    refuses a reader at once while a writer holds the file; FlowStone's own readers retry)."""
+    path = store_path(project)
+    deadline = time.monotonic() + timeout
+    while True:
+        if not path.exists() or path.stat().st_size == 0:
+            return []
+        try:
+            with duckdb.connect(str(path), read_only=True) as con:
+                return con.execute(sql, list(params)).fetchall()
+        except duckdb.IOException as exc:
+            if "Conflicting lock" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def statuses(project: Path, run_id: str) -> dict[str, list[str]]:
