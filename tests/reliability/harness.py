@@ -40,7 +40,7 @@ def make_project(root: Path, modules: dict[str, str], *, toml: str = "",
 
 
 def flowstone(project: Path, *args: str, env: dict[str, str] | None = None,
-              timeout: float = 90) -> Result:
+              timeout: float = 300) -> Result:
     """Run `flowstone -p PROJECT ARGS...` to completion."""
     return run_cli("-p", str(project), *args, env=env, timeout=timeout)
 
@@ -120,7 +120,7 @@ def check_materializations(project: Path) -> list[str]:
     return problems
 
 
-def wait_for(path: Path, timeout: float = 30.0, *, proc: subprocess.Popen[str] | None = None
+def wait_for(path: Path, timeout: float = 120.0, *, proc: subprocess.Popen[str] | None = None
              ) -> None:
     """Wait until `path` exists (failing early if `proc` exits first)."""
     deadline = time.monotonic() + timeout
@@ -135,7 +135,7 @@ def wait_for(path: Path, timeout: float = 30.0, *, proc: subprocess.Popen[str] |
 
 
 def poll_rows(project: Path, sql: str, params: Sequence[Any] = (), *,
-              until: Callable[[list[tuple[Any, ...]]], bool], timeout: float = 30.0
+              until: Callable[[list[tuple[Any, ...]]], bool], timeout: float = 120.0
               ) -> list[tuple[Any, ...]]:
     """Query the store until `until(rows)` holds, retrying while a writer holds the file."""
     deadline = time.monotonic() + timeout

@@ -79,7 +79,7 @@ def test_sigkilled_run_is_reported_crashed_and_resume_runs_only_the_unfinished_s
     project = _slow_project(tmp_path)
     proc, run_id = _start_slow_run(project, tmp_path / "slow.pid")
     proc.send_signal(signal.SIGKILL)
-    proc.communicate(timeout=30)
+    proc.communicate(timeout=120)
 
     listed = flowstone(project, "runs", "list", "--json")
     assert listed.code == 0, listed.stderr
@@ -217,7 +217,7 @@ def test_runs_cancel_interrupts_a_run_on_this_host_which_records_itself_canceled
     assert canceled.code == 0, canceled.stderr
     assert canceled.json() == {"run_id": run_id, "status": "canceled",
                                "signalled_pid": proc.pid}
-    out, err = proc.communicate(timeout=30)
+    out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     assert statuses(project, run_id) == {"first": ["succeeded"], "independent": ["succeeded"],
                                          "slow": ["canceled"], "after": ["canceled"]}
@@ -235,7 +235,7 @@ def test_runs_cancel_reaches_a_run_that_ignores_signals_through_the_store(
     canceled = flowstone(project, "runs", "cancel", run_id, "--json")
     assert canceled.code == 0, canceled.stderr
     assert canceled.json()["status"] == "canceled"  # the coordinator saw it (it looks every 5 s)
-    proc.communicate(timeout=30)
+    proc.communicate(timeout=120)
     assert proc.returncode == 130
     (requested_by,), = [r[1:] for r in rows(
         project, "SELECT run_id, cancel_requested_by FROM run_control WHERE run_id = ?",
