@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left, bisect_right
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import cached_property
 from typing import ClassVar
-from zoneinfo import ZoneInfo
 
 from flowstone_cli.errors import PartitionError
+from flowstone_cli.partitions.clock_gaps import BLOCK_DAYS, skipped_hours
 from flowstone_cli.partitions.definitions import show_key
 from flowstone_cli.partitions.time_windows import TimeWindowPartitions
 
@@ -23,10 +23,6 @@ _MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
 _HOUR = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:00")
 _HOUR_PATH = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}-00")
 _HOUR_SUFFIXES = tuple(f"T{hour:02d}:00" for hour in range(24))
-# Skipped hours are looked up per block of days rather than per calendar year: finding the block
-# of a slot is one integer division, finding its year would mean building a date.
-_BLOCK_DAYS = 512
-_LAST_OF_HOUR = timedelta(minutes=59, seconds=59, microseconds=999999)
 
 
 def _bad_key(definition: TimeWindowPartitions, key: object, example: str) -> PartitionError:
@@ -219,7 +215,7 @@ class HourlyPartitions(TimeWindowPartitions):
         return slot
 
     def _exists(self, slot: int) -> bool:
-        return self._fixed or slot not in _skipped_hours(self.timezone, slot // (24 * _BLOCK_DAYS))
+        return self._fixed or slot not in skipped_hours(self.timezone, slot // (24 * BLOCK_DAYS))
 
     def _next(self, slot: int) -> int:
         slot += 1
@@ -247,10 +243,10 @@ class HourlyPartitions(TimeWindowPartitions):
         return position
 
     def _count_skipped(self, low: int, high: int) -> int:
-        block_hours = 24 * _BLOCK_DAYS
+        block_hours = 24 * BLOCK_DAYS
         count = 0
         for block in range(low // block_hours, high // block_hours + 1):
-            skipped = _skipped_hours(self.timezone, block)
+            skipped = skipped_hours(self.timezone, block)
             count += bisect_right(skipped, high) - bisect_left(skipped, low)
         return count
 
@@ -274,44 +270,3 @@ class HourlyPartitions(TimeWindowPartitions):
                                  "expected YYYY-MM-DDTHH-00",
                                  hint="Hourly partitions are stored as e.g. 2025-01-15T03-00.")
         return self.validate_key(path[:13] + ":" + path[14:], check_range=False)
-
-
-@lru_cache(maxsize=1024)
-def _skipped_hours(zone_name: str, block: int) -> tuple[int, ...]:
-    """Hourly slots in a block of days whose wall-clock hour the zone skips entirely.
-
-    An hour exists when any minute of it exists: Australia/Lord_Howe's 02:00 hour on the day its
-    clocks go from 02:00 to 02:30 lasts 30 minutes and has a key. Only days whose UTC offset
-    differs between their two midnights (and the day after, whose midnight may be skipped) can
-    skip an hour, so only those are looked at hour by hour.
-    """
-    zone = ZoneInfo(zone_name)
-    skipped: set[int] = set()
-    first_day = max(block * _BLOCK_DAYS, 1)
-    offset = datetime.fromordinal(first_day).replace(tzinfo=zone).utcoffset()
-    for day in range(first_day, (block + 1) * _BLOCK_DAYS):
-        next_offset = datetime.fromordinal(day + 1).replace(tzinfo=zone).utcoffset()
-        if next_offset != offset:
-            for hour in range(48):
-                slot = day * 24 + hour
-                if slot < (block + 1) * _BLOCK_DAYS * 24 and _hour_skipped(zone, slot):
-                    skipped.add(slot)
-        offset = next_offset
-    return tuple(sorted(skipped))  # a handful of entries, so `in` is a short scan
-
-
-def _hour_skipped(zone: ZoneInfo, slot: int) -> bool:
-    """True when no minute of the wall-clock hour `slot` exists in `zone`.
-
-    Both ends are looked at first; only when both are missing (the common skipped hour) is every
-    minute checked, so that an hour in which one gap ends and another begins still counts.
-    """
-    start = datetime.fromordinal(slot // 24).replace(hour=slot % 24)
-    if _exists_wall(zone, start) or _exists_wall(zone, start + _LAST_OF_HOUR):
-        return False
-    return not any(_exists_wall(zone, start + timedelta(minutes=minute)) for minute in range(60))
-
-
-def _exists_wall(zone: ZoneInfo, wall: datetime) -> bool:
-    back = wall.replace(tzinfo=zone).astimezone(UTC).astimezone(zone)
-    return back.replace(tzinfo=None) == wall

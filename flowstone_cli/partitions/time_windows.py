@@ -16,12 +16,13 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from functools import cached_property
 from typing import ClassVar
 from zoneinfo import ZoneInfo
 
 from flowstone_cli.errors import PartitionError
+from flowstone_cli.partitions.clock_gaps import gap_end
 from flowstone_cli.partitions.definitions import (
     MEMO_LIMIT,
     DynamicKeys,
@@ -34,7 +35,6 @@ _FIXED_ZONES = frozenset({"UTC", "Etc/UTC", "GMT", "Etc/GMT", "Zulu", "Etc/Zulu"
 # Most slots a definition's key table holds (about 1,400 years of days or 60 years of hours);
 # keys beyond it are formatted each time they are asked for.
 _TABLE_LIMIT = 1 << 19
-_SECOND = timedelta(seconds=1)
 
 
 @dataclass(frozen=True)
@@ -238,7 +238,7 @@ class TimeWindowPartitions(PartitionsDefinition):
         aware = wall.replace(tzinfo=self._tz, fold=0).astimezone(UTC).astimezone(self._tz)
         if aware.replace(tzinfo=None) == wall:
             return wall
-        return self._gap_end(wall).astimezone(self._tz).replace(tzinfo=None)
+        return gap_end(self._tz, wall).astimezone(self._tz).replace(tzinfo=None)
 
     def _wall_of(self, moment: datetime) -> datetime:
         """Naive wall-clock time in this zone; naive input already is one."""
@@ -255,31 +255,7 @@ class TimeWindowPartitions(PartitionsDefinition):
         back = aware.astimezone(UTC).astimezone(self._tz)
         if back.replace(tzinfo=None) == wall:
             return back
-        return self._gap_end(wall).astimezone(self._tz)
-
-    def _gap_end(self, wall: datetime) -> datetime:
-        """The UTC instant at which the gap containing the skipped wall time `wall` ends.
-
-        Read with the offset after the change, `wall` lies before the change; read with the
-        offset before it, after the change. The change is found between the two by bisection
-        to the second (gaps are rare: only window starts that fall in one get here).
-        """
-        before = wall.replace(tzinfo=self._tz, fold=1).astimezone(UTC)
-        after = wall.replace(tzinfo=self._tz, fold=0).astimezone(UTC)
-        low, high = before, after
-        if low >= high:
-            return after
-        offset = low.astimezone(self._tz).utcoffset()
-        while high - low > _SECOND:
-            middle = low + (high - low) / 2
-            middle = middle.replace(microsecond=0)
-            if middle <= low:
-                middle = low + _SECOND
-            if middle.astimezone(self._tz).utcoffset() == offset:
-                low = middle
-            else:
-                high = middle
-        return high
+        return gap_end(self._tz, wall).astimezone(self._tz)
 
     def _in_range(self, slot: int) -> bool:
         end = self._end_slot
