@@ -32,8 +32,10 @@ TENANT_DAYS = MultiPartitions(tenant=TENANTS, date=DAILY)
 
 
 def test_identity_reads_the_same_key() -> None:
-    assert IdentityMapping().upstream_keys("2025-01-02", downstream=DAILY, upstream=DAILY) == ["2025-01-02"]
-    assert IdentityMapping().downstream_keys("2025-01-02", upstream=DAILY, downstream=DAILY) == ["2025-01-02"]
+    assert IdentityMapping().upstream_keys("2025-01-02",
+                                           downstream=DAILY, upstream=DAILY) == ["2025-01-02"]
+    assert IdentityMapping().downstream_keys("2025-01-02",
+                                             upstream=DAILY, downstream=DAILY) == ["2025-01-02"]
 
 
 def test_identity_between_unpartitioned_assets_reads_the_one_value() -> None:
@@ -84,18 +86,23 @@ def test_all_partitions_reads_every_upstream_key() -> None:
 def test_all_partitions_of_a_dynamic_upstream_uses_the_given_keys() -> None:
     customers = DynamicPartitions("customers")
     assert AllPartitionsMapping().upstream_keys(
-        "acme", downstream=TENANTS, upstream=customers, dynamic_keys={"customers": ["c1", "c2"]}) == ["c1", "c2"]
+        "acme", downstream=TENANTS, upstream=customers,
+        dynamic_keys={"customers": ["c1", "c2"]}) == ["c1", "c2"]
 
 
 def test_all_partitions_inverse_is_every_downstream_key() -> None:
-    assert AllPartitionsMapping().downstream_keys("2025-01-02", upstream=DAILY, downstream=None) == [None]
-    assert AllPartitionsMapping().downstream_keys("2025-01-02", upstream=DAILY, downstream=TENANTS) == [
+    assert AllPartitionsMapping().downstream_keys("2025-01-02",
+                                                  upstream=DAILY, downstream=None) == [None]
+    assert AllPartitionsMapping().downstream_keys("2025-01-02",
+                                                  upstream=DAILY, downstream=TENANTS) == [
         "acme", "globex"]
 
 
 def test_unpartitioned_upstream_is_read_by_every_key() -> None:
-    assert UnpartitionedMapping().upstream_keys("2025-01-02", downstream=DAILY, upstream=None) == [None]
-    assert UnpartitionedMapping().downstream_keys(None, upstream=None, downstream=DAILY, now=NOW) == [
+    assert UnpartitionedMapping().upstream_keys("2025-01-02",
+                                                downstream=DAILY, upstream=None) == [None]
+    assert UnpartitionedMapping().downstream_keys(None,
+                                                  upstream=None, downstream=DAILY, now=NOW) == [
         "2025-01-01", "2025-01-02", "2025-01-03"]
 
 

@@ -32,7 +32,8 @@ def test_daily_last_seven_mapping_for_100k_steps() -> None:
     keys = daily.keys(now=NOW)[:STEPS]
     assert len(keys) == STEPS
     mapping = LastNWindowsMapping(7)
-    assert all(mapping.upstream_keys(key, downstream=daily, upstream=daily)[-1] == key for key in keys)
+    assert all(mapping.upstream_keys(key,
+                                     downstream=daily, upstream=daily)[-1] == key for key in keys)
 
 
 def test_multi_per_dimension_mapping_for_100k_steps() -> None:
