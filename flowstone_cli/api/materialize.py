@@ -14,6 +14,7 @@ from typing import Any
 from flowstone_cli._version import __version__
 from flowstone_cli.api import notify
 from flowstone_cli.api.actor import current_actor
+from flowstone_cli.api.launches import record_start_failure
 from flowstone_cli.api.wiring import build_runtime, open_store
 from flowstone_cli.execution.assembly import ProjectRunner
 from flowstone_cli.durations import parse_duration
@@ -180,10 +181,19 @@ def materialize(project: Project, options: MaterializeOptions, *,
                 sink: EventSink = discard) -> RunSummary:
     """Run a selection and record it; returns the summary (see `RunSummary.exit_code`)."""
     store = open_store(project)
-    decided = decided_plan(project, store, options.selection, options.exclude,
-                           force=options.force, partitions=options.partitions,
-                           done=set(options.done))
-    return run_plan(project, store, decided, options, sink=sink)
+    try:
+        decided = decided_plan(project, store, options.selection, options.exclude,
+                               force=options.force, partitions=options.partitions,
+                               done=set(options.done))
+        return run_plan(project, store, decided, options, sink=sink)
+    except FlowStoneError as exc:
+        if options.run_id is not None and options.trigger != "cli":
+            # A launched run (schedule, sensor, timeout) that cannot start: record it failed
+            # now; if it already recorded itself, this does nothing.
+            record_start_failure(project, store, run_id=options.run_id,
+                                 trigger=options.trigger,
+                                 selection=" ".join(options.selection), error=exc.message)
+        raise
 
 
 def run_plan(project: Project, store: MetadataStore, decided: DecidedPlan,

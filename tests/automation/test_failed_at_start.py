@@ -62,11 +62,16 @@ def test_a_scheduled_run_failing_at_start_up_is_recorded_and_notified(tmp_path: 
         assert run["trigger"] == "schedule:broken"
         log = project / ".flowstone" / "logs" / f"{run_id}.log"
         assert run["summary"]["log"] == str(log)
-        assert "say which partitions to run" in run["summary"]["log_tail"]
+        assert "say which partitions to run" in run["summary"]["error"]
+        deadline = time.monotonic() + DEADLINE  # the process prints its error as it exits
+        while "say which partitions to run" not in log.read_text() and \
+                time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert "say which partitions to run" in log.read_text()
         shown = run_cli("-p", str(project), "runs", "show", run_id, env=env)
         assert shown.code == 0, shown.stderr
         assert "failed" in shown.stdout and str(log) in shown.stdout
-        assert "say which partitions to run" in shown.stdout
+        assert "say which partitions to run" in shown.stdout  # the error line
         deadline = time.monotonic() + DEADLINE
         while time.monotonic() < deadline and not server.received:
             time.sleep(0.2)
@@ -108,3 +113,23 @@ def test_a_killed_launch_is_recorded_failed_and_a_live_one_is_left_alone(tmp_pat
     finally:
         alive.kill()
         alive.wait()
+
+
+def test_a_launched_run_that_cannot_start_records_its_own_failure(tmp_path: Path) -> None:
+    project = copy_fixture("failing_schedule", tmp_path)
+    with WebhookServer() as server:
+        env = {"RUN_WEBHOOK": server.url}
+        started = run_cli("-p", str(project), "materialize", "daily", "--run-id", "run-broken",
+                          "--trigger", "schedule:broken", env=env)
+        assert started.code == 2 and "say which partitions to run" in started.stderr
+        shown = run_cli("-p", str(project), "runs", "show", "run-broken", "--json", env=env)
+        assert shown.code == 0, shown.stderr
+        run = shown.json()
+        assert (run["status"], run["trigger"]) == ("failed", "schedule:broken")
+        assert "say which partitions to run" in run["summary"]["error"]
+        assert [(m["event"], m["run_id"]) for m in server.received] == [
+            ("run_failed", "run-broken")]
+        # A run started by hand (trigger cli) that cannot start is an input error, not a run.
+        by_hand = run_cli("-p", str(project), "materialize", "daily", env=env)
+        assert by_hand.code == 2
+        assert [r["run_id"] for r in _failed_runs(project, env)] == ["run-broken"]
