@@ -11,6 +11,7 @@ from typing import Any
 
 from flowstone_cli.api import notify
 from flowstone_cli.api.approvals import expire
+from flowstone_cli.api.launches import reconcile_launches
 from flowstone_cli.api.wiring import open_store
 from flowstone_cli.automation.launcher import LaunchRequest, Launcher, launch_detached
 from flowstone_cli.automation.tick import Ticker, TickAction, TickReport
@@ -32,6 +33,9 @@ def run_tick(project: Project, *, now: datetime | None = None, dry_run: bool = F
     ticker = Ticker(project.definitions, store, launcher, project.root)
     report = ticker.run(moment.astimezone(timezone.utc), dry_run=dry_run)
     if not dry_run:
+        # Runs launched earlier that died before recording themselves: record them as failed
+        # (and queue their notification) so they show in `runs list --status failed`.
+        report.actions.extend(reconcile_launches(project, store, datetime.now(timezone.utc)))
         _checkpoint_deadlines(project, moment.astimezone(timezone.utc), launcher, report)
         sent = notify.deliver_pending(project, store)
         if sent["sent"] or sent["failed"]:

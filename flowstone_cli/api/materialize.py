@@ -16,6 +16,7 @@ from flowstone_cli.api import notify
 from flowstone_cli.api.actor import current_actor
 from flowstone_cli.api.telemetry import export_after_run
 from flowstone_cli.api.gc import clean_run_folders
+from flowstone_cli.api.launches import record_start_failure
 from flowstone_cli.api.wiring import build_runtime, open_store
 from flowstone_cli.execution.assembly import ProjectRunner, build_pool_gate
 from flowstone_cli.durations import parse_duration
@@ -223,10 +224,19 @@ def materialize(project: Project, options: MaterializeOptions, *,
     `runtime` runs every step inline in it (the testing helpers pass one with fake resources).
     """
     store = open_store(project)
-    decided = decided_plan(project, store, options.selection, options.exclude,
-                           force=options.force, partitions=options.partitions,
-                           done=set(options.done))
-    return run_plan(project, store, decided, options, sink=sink, runtime=runtime)
+    try:
+        decided = decided_plan(project, store, options.selection, options.exclude,
+                               force=options.force, partitions=options.partitions,
+                               done=set(options.done))
+        return run_plan(project, store, decided, options, sink=sink, runtime=runtime)
+    except FlowStoneError as exc:
+        if options.run_id is not None and options.trigger != "cli":
+            # A launched run (schedule, sensor, timeout) that cannot start: record it failed
+            # now; if it already recorded itself, this does nothing.
+            record_start_failure(project, store, run_id=options.run_id,
+                                 trigger=options.trigger,
+                                 selection=" ".join(options.selection), error=exc.message)
+        raise
 
 
 def run_plan(project: Project, store: MetadataStore, decided: DecidedPlan,

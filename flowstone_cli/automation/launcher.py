@@ -8,11 +8,15 @@ The run id is chosen here and passed down, so the tick can record it before the 
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+
+from flowstone_cli.automation.receipts import LaunchReceipt, logs_dir, this_host, write_receipt
 
 
 @dataclass(frozen=True)
@@ -52,15 +56,25 @@ Launcher = Callable[[Path, LaunchRequest], str]
 
 
 def launch_detached(project_root: Path, request: LaunchRequest) -> str:
-    """Start the run in its own session and return where its output goes."""
-    logs = project_root / ".flowstone" / "logs"
+    """Start the run in its own session and return where its output goes.
+
+    A receipt naming the process is left next to the log, so that a run that dies before it
+    records itself is still recorded, as failed, by the next tick (see `receipts.py`).
+    """
+    logs = logs_dir(project_root)
     logs.mkdir(parents=True, exist_ok=True)
     log_path = logs / f"{request.run_id}.log"
     env = {k: v for k, v in os.environ.items() if k != "FLOWSTONE_PROJECT"}
+    argv = request.argv(project_root)
     with open(log_path, "ab") as log:
-        subprocess.Popen(request.argv(project_root), stdin=subprocess.DEVNULL, stdout=log,
-                         stderr=subprocess.STDOUT, cwd=project_root, env=env,
-                         start_new_session=True, close_fds=True)
+        process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
+                                   stderr=subprocess.STDOUT, cwd=project_root, env=env,
+                                   start_new_session=True, close_fds=True)
+    write_receipt(project_root, LaunchReceipt(
+        run_id=request.run_id, pid=process.pid, host=this_host(), trigger=request.trigger,
+        selection=" ".join(request.selection), partitions=tuple(request.partitions),
+        command=shlex.join(["flowstone", *argv[3:]]), log=str(log_path),
+        launched_at=datetime.now(UTC).isoformat()))
     return str(log_path)
 
 

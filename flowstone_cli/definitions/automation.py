@@ -19,10 +19,11 @@ import inspect
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from flowstone_cli.errors import DefinitionError, Problem
+from flowstone_cli.errors import DefinitionError, Problem, UsageError
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,58 @@ class ScheduleSpec:
     def location(self) -> str:
         """`file:line` of the definition."""
         return f"{self.file}:{self.line}" if self.file else ""
+
+    def fire_times(self, after: datetime, until: datetime, *,
+                   limit: int | None = None) -> list[datetime]:
+        """When this schedule fires: every fire time `t` with `after < t <= until`, ascending.
+
+        Naive datetimes are wall-clock times in the schedule's `timezone`; the times returned
+        are aware, in that zone. A wall time repeated by a daylight saving change fires once per
+        real instant (twice), a skipped one once at the end of the gap, exactly as
+        `flowstone tick` fires.
+
+        Args:
+            limit: at most this many, the earliest ones.
+
+        Raises:
+            UsageError: the cron expression or time zone is invalid, or `until` is before
+                `after`.
+        """
+        from flowstone_cli.timing.cron import fire_times  # lazy: keeps `--help` light
+
+        start, end = self._aware(after, "after"), self._aware(until, "until")
+        if end < start:
+            raise UsageError(f"schedule {self.name}: until {until.isoformat()} is before after "
+                             f"{after.isoformat()}", hint="Swap the two times.")
+        zone = self._zone()
+        return [t.astimezone(zone) for t in fire_times(self.cron, self.timezone, after=start,
+                                                        until=end, limit=limit)]
+
+    def next_fire_time(self, after: datetime | None = None) -> datetime:
+        """The first fire time strictly after `after` (default: now), aware, in `timezone`.
+
+        Raises:
+            UsageError: the expression never fires again (e.g. `0 0 31 2 *`) or is invalid.
+        """
+        from flowstone_cli.timing.cron import next_fire_time  # lazy: keeps `--help` light
+
+        start = datetime.now(UTC) if after is None else self._aware(after, "after")
+        return next_fire_time(self.cron, self.timezone, after=start).astimezone(self._zone())
+
+    def _zone(self) -> ZoneInfo:
+        from flowstone_cli.timing.cron import check_schedule
+
+        check_schedule(self.cron, self.timezone)  # UsageError naming the problem
+        return ZoneInfo(self.timezone)
+
+    def _aware(self, moment: datetime, what: str) -> datetime:
+        if not isinstance(moment, datetime):
+            raise UsageError(f"schedule {self.name}: {what} must be a datetime, got "
+                             f"{type(moment).__name__}",
+                             hint="Pass e.g. datetime(2025, 1, 1, tzinfo=UTC).")
+        if moment.tzinfo is None or moment.utcoffset() is None:
+            return moment.replace(tzinfo=self._zone())
+        return moment
 
     def __call__(self, fn: Callable[..., Any]) -> ScheduleSpec:
         """The decorator form: attach the function deciding the partitions of each tick."""

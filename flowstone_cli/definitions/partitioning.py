@@ -97,9 +97,11 @@ def _mapped(spec: AssetSpec, upstream: AssetSpec, partition: str | None, *, reve
     if mapping is None:
         return []
     if reverse:
-        return list(mapping.downstream_keys(partition, upstream.partitions, spec.partitions,
+        return list(mapping.downstream_keys(partition, upstream=upstream.partitions,
+                                            downstream=spec.partitions,
                                             dynamic_keys=dynamic_keys, now=now))
-    return list(mapping.upstream_keys(partition, spec.partitions, upstream.partitions,
+    return list(mapping.upstream_keys(partition, downstream=spec.partitions,
+                                      upstream=upstream.partitions,
                                       dynamic_keys=dynamic_keys, now=now))
 
 

@@ -98,7 +98,7 @@ def resolve_io_manager_class(
     return candidate
 
 
-def _accepted_options(cls: type[IOManager]) -> tuple[set[str], bool]:
+def accepted_options(cls: type[IOManager]) -> tuple[set[str], bool]:
     """Keyword options `cls` accepts beyond root/storage_options, and whether it takes **kw."""
     parameters = inspect.signature(cls).parameters.values()
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
@@ -117,7 +117,7 @@ def create_io_manager(cls: type[IOManager], *, root: str,
         ConfigError: an option is not accepted by `cls` (named in the message), or the class
             refused an option's value.
     """
-    accepted, takes_any = _accepted_options(cls)
+    accepted, takes_any = accepted_options(cls)
     unknown = sorted(set(options) - accepted)
     if unknown and not takes_any:
         allowed = ", ".join(sorted(accepted)) or "none"

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from flowstone_cli.errors import MetadataStoreError
 from flowstone_cli.metadata.connection import connect, connect_in_memory, duckdb_module
+from flowstone_cli.metadata.creation import ensure_created, usable
 from flowstone_cli.metadata.migrations import CURRENT_SCHEMA_VERSION
 from flowstone_cli.metadata.schema import migrate, read_schema_version, refuse_newer
 
@@ -35,7 +36,7 @@ def open_for_reading(path: Path, deadline: float) -> DuckDBPyConnection:
         MetadataStoreBusyError: a writer held the file past `deadline`.
     """
     duckdb = duckdb_module()
-    if not path.exists():
+    if not usable(path):
         # An empty in-memory store answers every query with nothing and creates no file.
         conn = connect_in_memory()
         migrate(conn, 0, duckdb.__version__)
@@ -75,12 +76,13 @@ def write_session(path: Path, deadline: float, *,
         MetadataStoreBusyError: another process held the file past `deadline`.
     """
     duckdb = duckdb_module()
-    if pre_check and path.exists():
+    if pre_check and usable(path):
         _refuse_newer_read_only(path, deadline)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise MetadataStoreError(f"cannot create the folder of metadata store {path}: {exc}",
+        ensure_created(path, deadline)  # never a torn file, even if killed right now
+    except (OSError, duckdb.Error) as exc:
+        raise MetadataStoreError(f"cannot create metadata store {path}: {exc}",
                                  hint="Check the [metadata] path and its permissions.") from exc
     conn = connect(path, read_only=False, deadline=deadline)
     try:

@@ -25,6 +25,7 @@ from flowstone_cli.metadata import lineage as lineage_table
 from flowstone_cli.metadata import lineage_queries as lineage_query_table
 from flowstone_cli.metadata import runs as run_table
 from flowstone_cli.metadata import steps as step_table
+from flowstone_cli.metadata.creation import usable
 from flowstone_cli.metadata.connection import duckdb_module, exclusive_session
 from flowstone_cli.metadata.backfills import BackfillRecord
 from flowstone_cli.metadata.claims import Claim, LiveRun
@@ -449,8 +450,9 @@ class MetadataStore:
         return f"MetadataStore({str(self.path)!r})"
 
     def exists(self) -> bool:
-        """Whether the store file exists (reading never creates it; the first write does)."""
-        return self.path.exists()
+        """Whether the store file exists (reading never creates it; the first write does).
+        An empty file, left by a creation killed before this FlowStone, counts as missing."""
+        return usable(self.path)
 
     @contextmanager
     def writer(self) -> Iterator[StoreWriter]:

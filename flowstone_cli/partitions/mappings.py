@@ -4,8 +4,8 @@ A mapping is a small frozen object given in `@asset(partition_mappings={"raw_eve
 chosen by `default_mapping`. It answers three questions about a (downstream, upstream) pair of
 definitions, where `None` stands for an unpartitioned asset and a `None` key for its one value:
 
-- `upstream_keys(downstream_key, downstream, upstream)`: what a downstream step reads (planning);
-- `downstream_keys(upstream_key, upstream, downstream)`: who reads an upstream partition (impact);
+- `upstream_keys(downstream_key, downstream=, upstream=)`: what a downstream step reads (planning);
+- `downstream_keys(upstream_key, upstream=, downstream=)`: who reads an upstream partition (impact);
 - `validate(downstream, upstream)`: why the mapping cannot apply, checked by `flowstone check`.
 
 The two directions are exact inverses. Keys a mapping would produce outside the target's range
@@ -59,14 +59,14 @@ class PartitionMapping(ABC):
         return {name: value for name, value in self.__dict__.items() if not name.startswith("_")}
 
     @abstractmethod
-    def upstream_keys(self, downstream_key: str | None, downstream: Definition,
-                      upstream: Definition, *, dynamic_keys: DynamicKeys | None = None,
+    def upstream_keys(self, downstream_key: str | None, *, downstream: Definition,
+                      upstream: Definition, dynamic_keys: DynamicKeys | None = None,
                       now: datetime | None = None) -> Keys:
         """Upstream keys that the downstream partition `downstream_key` reads."""
 
     @abstractmethod
-    def downstream_keys(self, upstream_key: str | None, upstream: Definition,
-                        downstream: Definition, *, dynamic_keys: DynamicKeys | None = None,
+    def downstream_keys(self, upstream_key: str | None, *, upstream: Definition,
+                        downstream: Definition, dynamic_keys: DynamicKeys | None = None,
                         now: datetime | None = None) -> Keys:
         """Downstream keys that read the upstream partition `upstream_key` (the inverse)."""
 
@@ -95,13 +95,13 @@ class PartitionMapping(ABC):
 class IdentityMapping(PartitionMapping):
     """Each downstream partition reads the upstream partition with the same key."""
 
-    def upstream_keys(self, downstream_key: str | None, downstream: Definition,
-                      upstream: Definition, *, dynamic_keys: DynamicKeys | None = None,
+    def upstream_keys(self, downstream_key: str | None, *, downstream: Definition,
+                      upstream: Definition, dynamic_keys: DynamicKeys | None = None,
                       now: datetime | None = None) -> Keys:
         return _same_key(downstream_key, downstream, upstream, dynamic_keys)
 
-    def downstream_keys(self, upstream_key: str | None, upstream: Definition,
-                        downstream: Definition, *, dynamic_keys: DynamicKeys | None = None,
+    def downstream_keys(self, upstream_key: str | None, *, upstream: Definition,
+                        downstream: Definition, dynamic_keys: DynamicKeys | None = None,
                         now: datetime | None = None) -> Keys:
         return _same_key(upstream_key, upstream, downstream, dynamic_keys)
 
@@ -210,14 +210,14 @@ class TimeWindowMapping(PartitionMapping):
                                  f"end_offset {self.end_offset}",
                                  hint="start_offset must be <= end_offset.")
 
-    def upstream_keys(self, downstream_key: str | None, downstream: Definition,
-                      upstream: Definition, *, dynamic_keys: DynamicKeys | None = None,
+    def upstream_keys(self, downstream_key: str | None, *, downstream: Definition,
+                      upstream: Definition, dynamic_keys: DynamicKeys | None = None,
                       now: datetime | None = None) -> Keys:
         down, up, key = _time_pair("TimeWindowMapping", downstream, upstream, downstream_key)
         return list(offset_upstream_keys(down, key, up, self.start_offset, self.end_offset))
 
-    def downstream_keys(self, upstream_key: str | None, upstream: Definition,
-                        downstream: Definition, *, dynamic_keys: DynamicKeys | None = None,
+    def downstream_keys(self, upstream_key: str | None, *, upstream: Definition,
+                        downstream: Definition, dynamic_keys: DynamicKeys | None = None,
                         now: datetime | None = None) -> Keys:
         down, up, key = _time_pair("TimeWindowMapping", downstream, upstream, upstream_key)
         return list(offset_downstream_keys(up, key, down, self.start_offset, self.end_offset))
@@ -252,14 +252,14 @@ class LastNWindowsMapping(PartitionMapping):
             raise PartitionError(f"LastNWindowsMapping needs n >= 1, got {self.n!r}",
                                  hint="Write e.g. LastNWindowsMapping(7) for a week of days.")
 
-    def upstream_keys(self, downstream_key: str | None, downstream: Definition,
-                      upstream: Definition, *, dynamic_keys: DynamicKeys | None = None,
+    def upstream_keys(self, downstream_key: str | None, *, downstream: Definition,
+                      upstream: Definition, dynamic_keys: DynamicKeys | None = None,
                       now: datetime | None = None) -> Keys:
         down, up, key = _time_pair("LastNWindowsMapping", downstream, upstream, downstream_key)
         return list(last_n_upstream_keys(down, key, up, self.n))
 
-    def downstream_keys(self, upstream_key: str | None, upstream: Definition,
-                        downstream: Definition, *, dynamic_keys: DynamicKeys | None = None,
+    def downstream_keys(self, upstream_key: str | None, *, upstream: Definition,
+                        downstream: Definition, dynamic_keys: DynamicKeys | None = None,
                         now: datetime | None = None) -> Keys:
         down, up, key = _time_pair("LastNWindowsMapping", downstream, upstream, upstream_key)
         return list(last_n_downstream_keys(up, key, down, self.n))
@@ -277,15 +277,15 @@ class LastNWindowsMapping(PartitionMapping):
 class AllPartitionsMapping(PartitionMapping):
     """Every downstream partition (or the unpartitioned downstream) reads every upstream key."""
 
-    def upstream_keys(self, downstream_key: str | None, downstream: Definition,
-                      upstream: Definition, *, dynamic_keys: DynamicKeys | None = None,
+    def upstream_keys(self, downstream_key: str | None, *, downstream: Definition,
+                      upstream: Definition, dynamic_keys: DynamicKeys | None = None,
                       now: datetime | None = None) -> Keys:
         if upstream is None:
             return [None]
         return list(upstream.keys(now=now, dynamic_keys=dynamic_keys))
 
-    def downstream_keys(self, upstream_key: str | None, upstream: Definition,
-                        downstream: Definition, *, dynamic_keys: DynamicKeys | None = None,
+    def downstream_keys(self, upstream_key: str | None, *, upstream: Definition,
+                        downstream: Definition, dynamic_keys: DynamicKeys | None = None,
                         now: datetime | None = None) -> Keys:
         if downstream is None:
             return [None]
@@ -299,14 +299,14 @@ class AllPartitionsMapping(PartitionMapping):
 class UnpartitionedMapping(PartitionMapping):
     """A partitioned downstream reading an unpartitioned upstream: every key reads its value."""
 
-    def upstream_keys(self, downstream_key: str | None, downstream: Definition,
-                      upstream: Definition, *, dynamic_keys: DynamicKeys | None = None,
+    def upstream_keys(self, downstream_key: str | None, *, downstream: Definition,
+                      upstream: Definition, dynamic_keys: DynamicKeys | None = None,
                       now: datetime | None = None) -> Keys:
         self._check(downstream, upstream)
         return [None]
 
-    def downstream_keys(self, upstream_key: str | None, upstream: Definition,
-                        downstream: Definition, *, dynamic_keys: DynamicKeys | None = None,
+    def downstream_keys(self, upstream_key: str | None, *, upstream: Definition,
+                        downstream: Definition, dynamic_keys: DynamicKeys | None = None,
                         now: datetime | None = None) -> Keys:
         self._check(downstream, upstream)
         if downstream is None:

@@ -71,14 +71,14 @@ class MultiPartitionMapping(PartitionMapping):
                 return mapping
         return _IDENTITY
 
-    def upstream_keys(self, downstream_key: str | None, downstream: Definition,
-                      upstream: Definition, *, dynamic_keys: DynamicKeys | None = None,
+    def upstream_keys(self, downstream_key: str | None, *, downstream: Definition,
+                      upstream: Definition, dynamic_keys: DynamicKeys | None = None,
                       now: datetime | None = None) -> Keys:
         return self._map(downstream_key, downstream, upstream, upward=True,
                          dynamic_keys=dynamic_keys, now=now)
 
-    def downstream_keys(self, upstream_key: str | None, upstream: Definition,
-                        downstream: Definition, *, dynamic_keys: DynamicKeys | None = None,
+    def downstream_keys(self, upstream_key: str | None, *, upstream: Definition,
+                        downstream: Definition, dynamic_keys: DynamicKeys | None = None,
                         now: datetime | None = None) -> Keys:
         return self._map(upstream_key, upstream, downstream, upward=False,
                          dynamic_keys=dynamic_keys, now=now)
@@ -97,8 +97,7 @@ class MultiPartitionMapping(PartitionMapping):
             if method is None:  # identity between equal dimensions: the value is already valid
                 columns.append([f"{name}={values[index]}"])
                 continue
-            found = method(values[index], source_dim, target_dim, dynamic_keys=dynamic_keys,
-                           now=now)
+            found = method(values[index], source_dim, target_dim, dynamic_keys, now)
             columns.append([f"{name}={value}" for value in found if value is not None])
         return [",".join(parts) for parts in product(*columns)]
 
@@ -117,8 +116,7 @@ class MultiPartitionMapping(PartitionMapping):
             mapping = self.mapping_for(name)
             source_dim, target_dim = source.dimension(name), target.dimension(name)
             same = isinstance(mapping, IdentityMapping) and source_dim == target_dim
-            method = None if same else (mapping.upstream_keys if upward
-                                        else mapping.downstream_keys)
+            method = None if same else (_upward(mapping) if upward else _downward(mapping))
             steps.append((name, source.dimension_names.index(name), method, source_dim,
                           target_dim))
         if len(plans) >= _PLAN_LIMIT:
@@ -189,29 +187,31 @@ class DimensionMapping(PartitionMapping):
                                  "partition mapping",
                                  hint="Give e.g. mapping=TimeWindowMapping(-1, -1).")
 
-    def upstream_keys(self, downstream_key: str | None, downstream: Definition,
-                      upstream: Definition, *, dynamic_keys: DynamicKeys | None = None,
+    def upstream_keys(self, downstream_key: str | None, *, downstream: Definition,
+                      upstream: Definition, dynamic_keys: DynamicKeys | None = None,
                       now: datetime | None = None) -> Keys:
         multi, single, fan_in = self._sides(downstream, upstream)
         if fan_in:  # one single key reads a slice of the multi upstream
-            inner = self.mapping.upstream_keys(downstream_key, single, multi.dimension(
-                self.dimension), dynamic_keys=dynamic_keys, now=now)
+            inner = self.mapping.upstream_keys(
+                downstream_key, downstream=single, upstream=multi.dimension(self.dimension),
+                dynamic_keys=dynamic_keys, now=now)
             return multi.keys_matching({self.dimension: [k for k in inner if k is not None]},
                                        now=now, dynamic_keys=dynamic_keys)
         part = multi.key_dict(str(downstream_key), dynamic_keys=dynamic_keys)[self.dimension]
-        return self.mapping.upstream_keys(part, multi.dimension(self.dimension), single,
-                                          dynamic_keys=dynamic_keys, now=now)
+        return self.mapping.upstream_keys(part, downstream=multi.dimension(self.dimension),
+                                          upstream=single, dynamic_keys=dynamic_keys, now=now)
 
-    def downstream_keys(self, upstream_key: str | None, upstream: Definition,
-                        downstream: Definition, *, dynamic_keys: DynamicKeys | None = None,
+    def downstream_keys(self, upstream_key: str | None, *, upstream: Definition,
+                        downstream: Definition, dynamic_keys: DynamicKeys | None = None,
                         now: datetime | None = None) -> Keys:
         multi, single, fan_in = self._sides(downstream, upstream)
         if fan_in:
             part = multi.key_dict(str(upstream_key), dynamic_keys=dynamic_keys)[self.dimension]
-            return self.mapping.downstream_keys(part, multi.dimension(self.dimension), single,
-                                                dynamic_keys=dynamic_keys, now=now)
-        inner = self.mapping.downstream_keys(upstream_key, single,
-                                             multi.dimension(self.dimension),
+            return self.mapping.downstream_keys(part, upstream=multi.dimension(self.dimension),
+                                                downstream=single, dynamic_keys=dynamic_keys,
+                                                now=now)
+        inner = self.mapping.downstream_keys(upstream_key, upstream=single,
+                                             downstream=multi.dimension(self.dimension),
                                              dynamic_keys=dynamic_keys, now=now)
         return multi.keys_matching({self.dimension: [k for k in inner if k is not None]},
                                    now=now, dynamic_keys=dynamic_keys)
@@ -254,6 +254,24 @@ class DimensionMapping(PartitionMapping):
                 dimension in downstream.dimension_names:
             return not self.mapping.preserves_keys(downstream.dimension(dimension), upstream)
         return False  # the upstream has no such dimension: shared data, not another tenant's
+
+
+def _upward(mapping: PartitionMapping) -> Callable[..., Keys]:
+    """`mapping.upstream_keys` as `(key, source, target, dynamic_keys, now)`."""
+    def call(key: str | None, source: Definition, target: Definition,
+             dynamic_keys: DynamicKeys | None, now: datetime | None) -> Keys:
+        return mapping.upstream_keys(key, downstream=source, upstream=target,
+                                     dynamic_keys=dynamic_keys, now=now)
+    return call
+
+
+def _downward(mapping: PartitionMapping) -> Callable[..., Keys]:
+    """`mapping.downstream_keys` as `(key, source, target, dynamic_keys, now)`."""
+    def call(key: str | None, source: Definition, target: Definition,
+             dynamic_keys: DynamicKeys | None, now: datetime | None) -> Keys:
+        return mapping.downstream_keys(key, upstream=source, downstream=target,
+                                       dynamic_keys=dynamic_keys, now=now)
+    return call
 
 
 def _arrangement(downstream: Definition, upstream: Definition

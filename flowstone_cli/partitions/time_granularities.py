@@ -1,4 +1,4 @@
-"""The four time granularities: hourly, daily, weekly (Monday to Sunday) and monthly partitions.
+"""The four time granularities: hourly, daily, weekly (from any day of the week) and monthly.
 
 Each class only says how its keys look and how a key maps to an integer slot and back; ranges,
 windows and `now` handling live in `TimeWindowPartitions`.
@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left, bisect_right
-from datetime import UTC, date, datetime, timedelta
-from functools import lru_cache
+from datetime import date, datetime, timedelta
+from dataclasses import dataclass
+from functools import cached_property
 from typing import ClassVar
-from zoneinfo import ZoneInfo
 
 from flowstone_cli.errors import PartitionError
+from flowstone_cli.partitions.clock_gaps import BLOCK_DAYS, skipped_hours
 from flowstone_cli.partitions.definitions import show_key
 from flowstone_cli.partitions.time_windows import TimeWindowPartitions
 
@@ -22,9 +23,6 @@ _MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
 _HOUR = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:00")
 _HOUR_PATH = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}-00")
 _HOUR_SUFFIXES = tuple(f"T{hour:02d}:00" for hour in range(24))
-# Skipped hours are looked up per block of days rather than per calendar year: finding the block
-# of a slot is one integer division, finding its year would mean building a date.
-_BLOCK_DAYS = 512
 
 
 def _bad_key(definition: TimeWindowPartitions, key: object, example: str) -> PartitionError:
@@ -70,34 +68,67 @@ class DailyPartitions(TimeWindowPartitions):
         return wall.toordinal()
 
 
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+@dataclass(frozen=True, eq=False)
 class WeeklyPartitions(TimeWindowPartitions):
-    """One partition per week, Monday 00:00 to the next Monday 00:00; key = that Monday's date.
+    """One partition per week of seven days from `week_start` 00:00; key = that first day's date.
+
+    Args:
+        week_start: the day weeks start on, `"monday"` (the default, ISO 8601) to `"sunday"`
+            (as US calendars do); the other arguments are those of `TimeWindowPartitions`.
 
     Example:
-        `WeeklyPartitions(start="2025-01-06")` has keys `2025-01-06`, `2025-01-13`, ...
+        `WeeklyPartitions(start="2025-01-06")` has keys `2025-01-06`, `2025-01-13`, ... and
+        `WeeklyPartitions(start="2025-01-05", week_start="sunday")` has `2025-01-05`,
+        `2025-01-12`, ...
     """
 
+    week_start: str = "monday"
+
     kind: ClassVar[str] = "weekly"
-    key_format: ClassVar[str] = "YYYY-MM-DD (a Monday)"
+    key_format: ClassVar[str] = "YYYY-MM-DD (the first day of a week)"
     _rank: ClassVar[int] = 2
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.week_start, str) or self.week_start.lower() not in _WEEKDAYS:
+            raise PartitionError(f"WeeklyPartitions: week_start {show_key(self.week_start)} is "
+                                 "not a day of the week",
+                                 hint="Use one of " + ", ".join(_WEEKDAYS) + ".")
+        object.__setattr__(self, "week_start", self.week_start.lower())
+        super().__post_init__()
+
+    @cached_property
+    def _weekday(self) -> int:
+        return _WEEKDAYS.index(self.week_start)
+
+    def describe(self) -> str:
+        text = super().describe()
+        return text if self.week_start == "monday" else f"{text}, weeks start on {self.week_start}"
+
+    def _identity(self) -> tuple[object, ...]:
+        return (*super()._identity(), self.week_start)
 
     def _parse(self, key: str) -> int:
         day = _parse_date(self, key, "2025-01-13")
-        if day.weekday() != 0:
-            monday = day - timedelta(days=day.weekday())
-            raise PartitionError(f"weekly partition key {key} is not a Monday",
-                                 hint=f"Weeks start on Monday and are named by it: the week "
-                                      f"containing {key} is {monday.isoformat()}.")
-        return (day.toordinal() - 1) // 7  # ordinal 1 (0001-01-01) is a Monday
+        if day.weekday() != self._weekday:
+            first = day - timedelta(days=(day.weekday() - self._weekday) % 7)
+            name = self.week_start.capitalize()
+            raise PartitionError(f"weekly partition key {key} is not a {name}",
+                                 hint=f"Weeks start on {name} and are named by it: the week "
+                                      f"containing {key} is {first.isoformat()}.")
+        # Ordinal 1 (0001-01-01) is a Monday; slot n starts on ordinal 7n + 1 + weekday.
+        return (day.toordinal() - 1 - self._weekday) // 7
 
     def _format(self, slot: int) -> str:
-        return date.fromordinal(slot * 7 + 1).isoformat()
+        return date.fromordinal(slot * 7 + 1 + self._weekday).isoformat()
 
     def _slot_start(self, slot: int) -> datetime:
-        return datetime.fromordinal(slot * 7 + 1)
+        return datetime.fromordinal(slot * 7 + 1 + self._weekday)
 
     def _slot_of_wall(self, wall: datetime) -> int:
-        return (wall.toordinal() - 1) // 7
+        return (wall.toordinal() - 1 - self._weekday) // 7
 
 
 class MonthlyPartitions(TimeWindowPartitions):
@@ -132,8 +163,14 @@ class HourlyPartitions(TimeWindowPartitions):
 
     Daylight saving time (keys are local wall-clock hours, never UTC offsets):
 
-    - an hour the clock skips (Europe/Berlin 2026-03-29 02:00) has no key; that day has 23 keys
-      and `validate_key` refuses the skipped hour, saying why;
+    - an hour exists when any minute of it exists. An hour the clock skips entirely
+      (Europe/Berlin 2026-03-29 02:00) has no key; that day has 23 keys and `validate_key`
+      refuses the skipped hour, saying why. An hour the clock skips only in part
+      (Australia/Lord_Howe 2025-10-05 02:00, when clocks go from 02:00 to 02:30) has a key whose
+      window is the part that exists (02:30 to 03:00);
+    - a window that would start in a gap starts where the gap ends: America/Santiago skips
+      2025-09-07 00:00 to 01:00, so that day and its first hour start at 01:00, and the day
+      has 23 hourly keys from `T01:00`;
     - an hour the clock repeats (Europe/Berlin 2026-10-25 02:00) has one key whose window
       covers both passes, so it lasts two hours; that day has 24 keys and lasts 25 hours.
 
@@ -173,12 +210,12 @@ class HourlyPartitions(TimeWindowPartitions):
 
     def _slot_of_wall(self, wall: datetime) -> int:
         slot = wall.toordinal() * 24 + wall.hour
-        while not self._exists(slot):  # a skipped wall time belongs to the hour before the gap
-            slot -= 1
+        while not self._exists(slot):  # a wall time the clock skips happens after the gap
+            slot += 1
         return slot
 
     def _exists(self, slot: int) -> bool:
-        return self._fixed or slot not in _skipped_hours(self.timezone, slot // (24 * _BLOCK_DAYS))
+        return self._fixed or slot not in skipped_hours(self.timezone, slot // (24 * BLOCK_DAYS))
 
     def _next(self, slot: int) -> int:
         slot += 1
@@ -206,10 +243,10 @@ class HourlyPartitions(TimeWindowPartitions):
         return position
 
     def _count_skipped(self, low: int, high: int) -> int:
-        block_hours = 24 * _BLOCK_DAYS
+        block_hours = 24 * BLOCK_DAYS
         count = 0
         for block in range(low // block_hours, high // block_hours + 1):
-            skipped = _skipped_hours(self.timezone, block)
+            skipped = skipped_hours(self.timezone, block)
             count += bisect_right(skipped, high) - bisect_left(skipped, low)
         return count
 
@@ -233,26 +270,3 @@ class HourlyPartitions(TimeWindowPartitions):
                                  "expected YYYY-MM-DDTHH-00",
                                  hint="Hourly partitions are stored as e.g. 2025-01-15T03-00.")
         return self.validate_key(path[:13] + ":" + path[14:], check_range=False)
-
-
-@lru_cache(maxsize=1024)
-def _skipped_hours(zone_name: str, block: int) -> tuple[int, ...]:
-    """Hourly slots in a block of days whose wall-clock hour the zone skips.
-
-    Only days whose UTC offset differs between their two midnights can skip an hour, so only
-    those days are looked at hour by hour.
-    """
-    zone = ZoneInfo(zone_name)
-    skipped: list[int] = []
-    first_day = max(block * _BLOCK_DAYS, 1)
-    offset = datetime.fromordinal(first_day).replace(tzinfo=zone).utcoffset()
-    for day in range(first_day, (block + 1) * _BLOCK_DAYS):
-        next_offset = datetime.fromordinal(day + 1).replace(tzinfo=zone).utcoffset()
-        if next_offset != offset:
-            for hour in range(24):
-                wall = datetime.fromordinal(day).replace(hour=hour)
-                back = wall.replace(tzinfo=zone).astimezone(UTC).astimezone(zone)
-                if back.replace(tzinfo=None) != wall:
-                    skipped.append(day * 24 + hour)
-        offset = next_offset
-    return tuple(skipped)  # sorted; a handful of entries, so `in` is a short scan

@@ -17,7 +17,8 @@ _TICK = timedelta(microseconds=1)  # windows end exclusively: their last instant
 
 def same_calendar(left: TimeWindowPartitions, right: TimeWindowPartitions) -> bool:
     """True when both definitions have the same windows (granularity and zone; range may differ)."""
-    return type(left) is type(right) and left.timezone == right.timezone
+    return (type(left) is type(right) and left.timezone == right.timezone
+            and getattr(left, "week_start", None) == getattr(right, "week_start", None))
 
 
 def _overlapping(source: TimeWindowPartitions, first: int, last: int,

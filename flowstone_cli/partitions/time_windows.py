@@ -22,6 +22,7 @@ from typing import ClassVar
 from zoneinfo import ZoneInfo
 
 from flowstone_cli.errors import PartitionError
+from flowstone_cli.partitions.clock_gaps import gap_end
 from flowstone_cli.partitions.definitions import (
     MEMO_LIMIT,
     DynamicKeys,
@@ -43,10 +44,10 @@ class TimeWindowPartitions(PartitionsDefinition):
     Args:
         start: the first window is the first whole window that starts at or after `start`
             (a date, a datetime or an ISO string; naive values are wall-clock times in
-            `timezone`). After construction it holds that window's key.
+            `timezone`). `start` and `end` keep the values given; `first_key` and `last_key`
+            name the first and the last window.
         end: windows must end at or before `end`; a window that `end` cuts is left out. `None`
             (the default) means open-ended: `keys()` then lists every window complete at `now`.
-            After construction it holds the key of the first window left out (exclusive).
         timezone: IANA time zone name in which windows are computed (default `UTC`).
 
     `validate_key` checks a key against `start` and `end` only; it does not look at the clock,
@@ -68,23 +69,53 @@ class TimeWindowPartitions(PartitionsDefinition):
     def __post_init__(self) -> None:
         owner = type(self).__name__
         load_zone(self.timezone, owner)
+        first, stop = self._bounds
+        if stop is not None and stop <= first:
+            raise PartitionError(f"{owner}: no complete {self.kind} window between start "
+                                 f"{self.start} and end {self.end}",
+                                 hint="Move the end at least one whole window after the start.")
+
+    @cached_property
+    def _bounds(self) -> tuple[int, int | None]:
+        """Slot of the first window and of the first window left out by `end` (None: open).
+
+        `start` and `end` stay as given (a date, a datetime or a string); these slots are what
+        every range check uses. Computed again after unpickling, like every `_` cache.
+        """
+        owner = type(self).__name__
         start_wall = self._wall_of(parse_bound(self.start, "start", owner))
         first = self._slot_of_wall(start_wall)
-        if self._slot_start(first) < start_wall:
+        if self._instant(self._slot_start(first)) < self._instant(start_wall):
             first = self._next(first)  # only whole windows: round a mid-window start up
-        object.__setattr__(self, "start", self._format(first))
         if self.end is None:
-            return
+            return first, None
         end_wall = self._wall_of(parse_bound(self.end, "end", owner))
         if end_wall <= start_wall:
             raise PartitionError(f"{owner}: start {self.start} is not before end {self.end}",
                                  hint="Give an end after the start, or leave end out.")
-        stop = self._slot_of_wall(end_wall)
-        if stop <= first:
-            raise PartitionError(f"{owner}: no complete {self.kind} window between start "
-                                 f"{self.start} and end {self.end}",
-                                 hint="Move the end at least one whole window after the start.")
-        object.__setattr__(self, "end", self._format(stop))
+        return first, self._slot_of_wall(end_wall)
+
+    @property
+    def first_key(self) -> str:
+        """Key of the first window (the first whole window at or after `start`)."""
+        return self._format(self._first_slot)
+
+    @property
+    def last_key(self) -> str | None:
+        """Key of the last window before `end`, or None when the definition is open-ended."""
+        return self._last_key() or None
+
+    def _identity(self) -> tuple[object, ...]:
+        return (type(self), self.timezone, self._first_slot, self._end_slot)
+
+    def __eq__(self, other: object) -> bool:
+        # Equal when the windows are: `start="2025-01-01"` and `start=date(2025, 1, 1)` agree.
+        if not isinstance(other, TimeWindowPartitions):
+            return NotImplemented
+        return self._identity() == other._identity()
+
+    def __hash__(self) -> int:
+        return hash(self._identity())
 
     # -- per-granularity slot arithmetic (implemented by the subclasses) -----------------------
 
@@ -191,20 +222,23 @@ class TimeWindowPartitions(PartitionsDefinition):
     def _fixed(self) -> bool:
         return self.timezone in _FIXED_ZONES
 
-    @cached_property
+    @property
     def _first_slot(self) -> int:
-        return self._parse(str(self.start))
+        return self._bounds[0]
 
-    @cached_property
+    @property
     def _end_slot(self) -> int | None:
-        return None if self.end is None else self._parse(str(self.end))
+        return self._bounds[1]
 
     def _normalize(self, wall: datetime) -> datetime:
-        """A naive wall time that the clock skips is moved forward by the gap (01:30 + 1 h)."""
+        """A naive wall time that the clock skips becomes the first wall time after the gap
+        (Europe/Berlin 2026-03-29 02:30 becomes 03:00): what is skipped happens after it."""
         if self._fixed:
             return wall
-        return wall.replace(tzinfo=self._tz).astimezone(UTC).astimezone(self._tz).replace(
-            tzinfo=None)
+        aware = wall.replace(tzinfo=self._tz, fold=0).astimezone(UTC).astimezone(self._tz)
+        if aware.replace(tzinfo=None) == wall:
+            return wall
+        return gap_end(self._tz, wall).astimezone(self._tz).replace(tzinfo=None)
 
     def _wall_of(self, moment: datetime) -> datetime:
         """Naive wall-clock time in this zone; naive input already is one."""
@@ -213,9 +247,15 @@ class TimeWindowPartitions(PartitionsDefinition):
         return moment.astimezone(self._tz).replace(tzinfo=None)
 
     def _instant(self, wall: datetime) -> datetime:
-        """Aware datetime in this zone for a wall time; a repeated time means its first pass."""
+        """Aware datetime in this zone for a wall time; a repeated time means its first pass and
+        a skipped time the end of the gap (so a window that starts in a gap starts after it)."""
         aware = wall.replace(tzinfo=self._tz, fold=0)
-        return aware if self._fixed else aware.astimezone(UTC).astimezone(self._tz)
+        if self._fixed:
+            return aware
+        back = aware.astimezone(UTC).astimezone(self._tz)
+        if back.replace(tzinfo=None) == wall:
+            return back
+        return gap_end(self._tz, wall).astimezone(self._tz)
 
     def _in_range(self, slot: int) -> bool:
         end = self._end_slot
@@ -242,8 +282,8 @@ class TimeWindowPartitions(PartitionsDefinition):
         if check_range and not self._in_range(slot):
             last = "" if self.end is None else f" to {self._last_key()}"
             raise PartitionError(f"partition key {key} is out of range: {self.kind} partitions "
-                                 f"run from {self.start}{last} ({self.timezone})",
-                                 hint=f"Use a key from {self.start}{last}.")
+                                 f"run from {self.first_key}{last} ({self.timezone})",
+                                 hint=f"Use a key from {self.first_key}{last}.")
         return key
 
     def key_range(self, start_key: str, end_key: str, *,
@@ -285,7 +325,7 @@ class TimeWindowPartitions(PartitionsDefinition):
 
     def describe(self) -> str:
         until = "" if self.end is None else f" to {self._last_key()}"
-        return f"{self.kind} from {self.start}{until} ({self.timezone})"
+        return f"{self.kind} from {self.first_key}{until} ({self.timezone})"
 
     def _last_key(self) -> str:
         end = self._end_slot

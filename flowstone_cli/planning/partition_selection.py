@@ -87,7 +87,7 @@ def _parse_moment(text: str, zone: object) -> datetime | None:
 
 def _time_range(definition: TimeWindowPartitions, start: str, end: str) -> list[str] | None:
     # A range written in another granularity: every window overlapping [start, end].
-    zone = definition.window(definition.start)[0].tzinfo
+    zone = definition.window(definition.first_key)[0].tzinfo
     first, last = _parse_moment(start, zone), _parse_moment(end, zone)
     if first is None or last is None:
         return None

@@ -17,6 +17,7 @@ from flowstone_cli.definitions.checks import AssetCheckSpec
 from flowstone_cli.definitions.definitions import Definitions
 from flowstone_cli.errors import ConfigError, DefinitionError, Problem
 from flowstone_cli.project.config import CONFIG_FILE, FlowStoneConfig, read_config
+from flowstone_cli.project.components import component_problems
 from flowstone_cli.project.discovery import import_project_modules
 from flowstone_cli.project.store_clash import metadata_clash_problems
 from flowstone_cli.project.validation import automation_problems, check_problems, validate_specs
@@ -154,6 +155,8 @@ def inspect_project(root: Path, env: Mapping[str, str]) -> LoadReport:
     problems.extend(automation_problems(schedules, sensors))
     problems.extend(batch_problems(specs))
     problems.extend(checkpoint_problems(specs, config.notifications if config else None))
+    if config is not None:
+        problems.extend(component_problems(root, config, discovered.package))
     if problems or config is None:
         return LoadReport(None, tuple(problems), tuple(specs))
     storage_root = storage_root_for(root, config)

@@ -181,37 +181,50 @@ def test_plain_output_has_one_line_per_finished_step(tmp_path: Path) -> None:
 
 def test_runs_list_answers_during_a_long_materialize(tmp_path: Path) -> None:
     project = copy_fixture("minimal", tmp_path)
+    release = tmp_path / "release"
     (project / "assets" / "slow.py").write_text(
-        "import time\nfrom flowstone_cli import asset\n\n@asset\ndef slow():\n"
-        "    time.sleep(6)\n    return 1\n")
+        "import time\nfrom pathlib import Path\nfrom flowstone_cli import asset\n\n@asset\n"
+        "def slow():\n"
+        f"    while not Path({str(release)!r}).exists():\n"
+        "        time.sleep(0.05)\n"
+        "    return 1\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWSTONE_")}
     proc = subprocess.Popen([*flowstone_executable(), "-p", str(project), "materialize", "*"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     try:
-        time.sleep(1.5)
-        start = time.monotonic()
-        listed = run_cli("-p", str(project), "runs", "list", "--json")
-        took = time.monotonic() - start
-        assert listed.code == 0, listed.stderr
-        assert listed.json()[0]["status"] == "running"
-        assert took < 2.5
+        # While the run holds its step open, `runs list` answers (it never waits for the run).
+        deadline = time.monotonic() + 120
+        runs: list = []
+        while time.monotonic() < deadline and not runs:
+            listed = run_cli("-p", str(project), "runs", "list", "--json")
+            assert listed.code == 0, listed.stderr
+            runs = listed.json()
+            if not runs:
+                time.sleep(0.2)
+        assert runs and runs[0]["status"] == "running"
     finally:
-        proc.wait(timeout=60)
+        release.touch()
+        proc.wait(timeout=120)
     assert proc.returncode == 0
 
 
 def test_ctrl_c_cancels_the_run(tmp_path: Path) -> None:
     project = copy_fixture("minimal", tmp_path)
+    started = tmp_path / "started"
     (project / "assets" / "slow.py").write_text(
-        "import time\nfrom flowstone_cli import asset\n\n@asset\ndef slow():\n"
+        "import time\nfrom pathlib import Path\nfrom flowstone_cli import asset\n\n@asset\n"
+        f"def slow():\n    Path({str(started)!r}).touch()\n"
         "    time.sleep(60)\n    return 1\n\n@asset\ndef after(slow):\n    return slow\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWSTONE_")}
     proc = subprocess.Popen([*flowstone_executable(), "-p", str(project), "materialize", "*",
                              "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
                             text=True)
-    time.sleep(2.0)
+    deadline = time.monotonic() + 120  # wait until the step runs, however busy the machine
+    while not started.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+    assert started.exists(), "the slow step never started"
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=30)
+    out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     summary = json.loads(out)
     assert summary["status"] == "canceled"

@@ -52,7 +52,7 @@ def test_killed_backfill_resumes_only_the_rest_without_duplicates(tmp_path: Path
                              "first+", "--exclude", "day_over_day", "--from", "2025-01-01",
                              "--to", "2025-01-20", "--max-parallel", "2"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         time.sleep(0.3)
         if (project / "data" / "flowstone.duckdb").exists():

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -87,7 +88,7 @@ def make_pool() -> Iterator[Callable[..., WorkerPool]]:
         pool.shutdown(kill=True)
 
 
-def drain(pool: WorkerPool, timeout: float = 10.0) -> dict[str, PoolEvent]:
+def drain(pool: WorkerPool, timeout: float = 120.0) -> dict[str, PoolEvent]:
     """Wait for every pending task; return the events by task id."""
     events: dict[str, PoolEvent] = {}
     end = time.monotonic() + timeout
@@ -117,7 +118,7 @@ def is_alive(pid: int) -> bool:
     return state not in ("Z", "X")
 
 
-def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
+def wait_until(condition: Callable[[], bool], timeout: float = 60.0) -> bool:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         if condition():
@@ -138,11 +139,11 @@ def test_results_come_back_for_many_tasks(make_pool: Callable[..., WorkerPool]) 
 
 def test_two_workers_run_tasks_in_parallel(make_pool: Callable[..., WorkerPool]) -> None:
     pool = make_pool()
-    start = time.monotonic()
     pool.submit("a", ("sleep", 0.5))
     pool.submit("b", ("sleep", 0.5))
+    # Both run at once, each in its own worker (how fast is for bench/, not for a test).
+    assert set(pool.running) == {"a", "b"} and len(set(pool.running.values())) == 2
     events = drain(pool)
-    assert time.monotonic() - start < 0.9
     assert set(events) == {"a", "b"}
     assert all(isinstance(e, TaskDone) for e in events.values())
 
@@ -164,25 +165,24 @@ def test_wait_returns_empty_after_its_timeout(make_pool: Callable[..., WorkerPoo
     pool.submit("slow", ("sleep", 2))
     start = time.monotonic()
     assert pool.wait(timeout=0.2) == []
-    assert 0.15 < time.monotonic() - start < 1.0
+    assert time.monotonic() - start > 0.15  # it waited (no upper bound: the machine may be busy)
 
 
 def test_wait_with_nothing_pending_returns_at_once(make_pool: Callable[..., WorkerPool]) -> None:
     pool = make_pool()
-    start = time.monotonic()
-    assert pool.wait() == []
-    assert time.monotonic() - start < 0.5
+    answered: list[list[PoolEvent]] = []
+    waiter = threading.Thread(target=lambda: answered.append(pool.wait()), daemon=True)
+    waiter.start()
+    waiter.join(timeout=60)  # a generous deadline: it must return, not block
+    assert answered == [[]]
 
 
-def test_many_tiny_tasks_cost_well_under_a_millisecond_each(
-        make_pool: Callable[..., WorkerPool]) -> None:
+def test_many_tiny_tasks_all_come_back(make_pool: Callable[..., WorkerPool]) -> None:
     pool = make_pool()
-    start = time.monotonic()
     for i in range(2000):
         pool.submit(str(i), ("echo", i))
-    assert len(drain(pool)) == 2000
-    # Measured ~25-40 us per task; the bound leaves room for a busy 2-core machine.
-    assert time.monotonic() - start < 2.0
+    assert drain(pool) == {str(i): TaskDone(str(i), i) for i in range(2000)}
+    # The cost per task (~25-40 us) is measured by bench/timing_limits.py, not asserted here.
 
 
 # -- submit errors -----------------------------------------------------------------------------
@@ -289,11 +289,9 @@ def test_worker_killed_from_outside_crashes_only_its_task(
     pool.submit("victim", ("sleep", 30))
     pool.submit("other", ("sleep", 0.5))
     os.kill(pool.running["victim"], signal.SIGKILL)
-    start = time.monotonic()
     events = drain(pool)
     assert events["victim"] == TaskCrashed("victim", exitcode=None, signal=signal.SIGKILL)
     assert events["other"] == TaskDone("other", 0.5)
-    assert time.monotonic() - start < 2.0
     assert run_one(pool, "after", ("echo", 1)) == TaskDone("after", 1)
 
 
@@ -318,15 +316,15 @@ def test_timeout_kills_only_that_task_and_pool_keeps_working(
     events: dict[str, PoolEvent] = {}
     timed_out_at = None
     while pool.pending:
-        for event in pool.wait(timeout=5):
+        for event in pool.wait(timeout=60):
             events[event.task_id] = event
             if event.task_id == "slow":
                 timed_out_at = time.monotonic() - start
     assert events["slow"] == TaskTimedOut("slow", 0.5)
-    assert timed_out_at is not None and 0.45 < timed_out_at < 1.5
+    assert timed_out_at is not None and timed_out_at > 0.45  # not before its timeout
     assert events["other"] == TaskDone("other", 0.8)
     assert not is_alive(slow_pid)
-    assert run_one(pool, "after", ("echo", 1), timeout=5) == TaskDone("after", 1)
+    assert run_one(pool, "after", ("echo", 1), timeout=60) == TaskDone("after", 1)
 
 
 def test_cancel_running_task_kills_its_worker(make_pool: Callable[..., WorkerPool]) -> None:
@@ -435,7 +433,7 @@ def test_workers_die_when_the_coordinator_is_killed(tmp_path: Path) -> None:
     finally:
         coordinator.kill()
         coordinator.wait()
-    assert wait_until(lambda: not any(is_alive(pid) for pid in pids), timeout=3)
+    assert wait_until(lambda: not any(is_alive(pid) for pid in pids))
 
 
 def test_ctrl_c_reaches_only_the_coordinator_which_cancels_running_tasks() -> None:
@@ -462,7 +460,7 @@ def test_ctrl_c_reaches_only_the_coordinator_which_cancels_running_tasks() -> No
         assert coordinator.stdout is not None
         assert coordinator.stdout.readline().strip() == "ready"
         os.killpg(coordinator.pid, signal.SIGINT)
-        out, err = coordinator.communicate(timeout=10)
+        out, err = coordinator.communicate(timeout=120)
     finally:
         coordinator.kill()
     assert coordinator.returncode == 0, err
@@ -486,9 +484,7 @@ def test_shutdown_kill_stops_running_tasks_at_once() -> None:
     pool = WorkerPool(run, workers=2)
     pool.submit("a", ("sleep", 30))
     pids = list(pool.running.values())
-    start = time.monotonic()
-    pool.shutdown(kill=True)
-    assert time.monotonic() - start < 1.0
+    pool.shutdown(kill=True)  # kills rather than waits 30 s: the workers are gone on return
     assert not any(is_alive(pid) for pid in pids)
     assert multiprocessing.active_children() == []
 

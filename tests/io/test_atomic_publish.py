@@ -105,7 +105,7 @@ def test_sigkill_mid_write_keeps_v1_and_cleanup_removes_the_leftover(tmp_path: P
     leftovers = _temp_files(tmp_path)
     assert len(leftovers) == 1 and leftovers[0].stat().st_size > 0
     writer.send_signal(signal.SIGKILL)
-    writer.wait(timeout=10)
+    writer.wait(timeout=120)
     assert manager.load(BLOB) == "v1"
     assert cleanup_temp_files(str(tmp_path)) == 1
     assert _temp_files(tmp_path) == []

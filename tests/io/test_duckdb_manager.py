@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import duckdb
@@ -24,12 +23,15 @@ def _day(key: str) -> StoreContext:
 
 
 def _hold_lock(database: Path, seconds: float) -> subprocess.Popen[str]:
-    """A process that opens `database` read-write, says "locked", holds it, then exits."""
+    """A process that opens `database` read-write, says "locked", holds it, then exits; just
+    before releasing it, it creates `<database>.releasing`."""
     code = textwrap.dedent(f"""
         import sys, time, duckdb
+        from pathlib import Path
         con = duckdb.connect({str(database)!r})
         print("locked", flush=True)
         time.sleep({seconds})
+        Path({str(database) + ".releasing"!r}).touch()
         con.close()
     """)
     holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
@@ -128,10 +130,10 @@ def test_lock_conflict_is_retried_until_the_other_process_releases(tmp_path: Pat
     manager = DuckDBIOManager(str(tmp_path), lock_timeout=15)
     manager.store(REPORT, pa.table({"a": [1]}))
     holder = _hold_lock(tmp_path / "warehouse.duckdb", seconds=1.0)
-    started = time.monotonic()
     manager.store(REPORT, pa.table({"a": [2]}))
-    assert time.monotonic() - started > 0.5  # it really had to wait
-    assert holder.wait(timeout=10) == 0
+    # It really had to wait: it could only write once the holder was letting go.
+    assert (tmp_path / "warehouse.duckdb.releasing").exists()
+    assert holder.wait(timeout=120) == 0
     assert manager.load(REPORT).equals(pa.table({"a": [2]}))
 
 
@@ -144,7 +146,7 @@ def test_lock_held_past_the_deadline_names_the_holding_pid(tmp_path: Path) -> No
             manager.store(REPORT, pa.table({"a": [2]}))
     finally:
         holder.kill()
-        holder.wait(timeout=10)
+        holder.wait(timeout=120)
     assert f"PID {holder.pid}" in str(caught.value)
     assert caught.value.retryable is True
     assert manager.load(REPORT).equals(pa.table({"a": [1]}))

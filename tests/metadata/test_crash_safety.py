@@ -127,7 +127,7 @@ def test_sigkill_while_writing_loses_nothing_acknowledged(tmp_path: Path) -> Non
         first = proc.stdout.readline()  # the writer is up and committing
         time.sleep(rng.uniform(0.05, 0.8))
         proc.send_signal(signal.SIGKILL)
-        rest, stderr = proc.communicate(timeout=30)
+        rest, stderr = proc.communicate(timeout=120)
         assert proc.returncode == -signal.SIGKILL, stderr
         acknowledged = {f"batch-{line}" for line in (first + rest).split()}
         assert acknowledged, f"trial {trial}: the writer acknowledged nothing ({stderr})"

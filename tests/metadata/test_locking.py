@@ -87,7 +87,7 @@ def test_busy_past_the_deadline_names_the_holding_pid(path: Path) -> None:
         with pytest.raises(MetadataStoreBusyError) as info, \
                 MetadataStore(path, lock_timeout=0.5).writer():
             pass
-        assert 0.5 <= time.monotonic() - start < 5
+        assert time.monotonic() - start >= 0.5  # it waited out its deadline, then gave up
     finally:
         holder.kill()
         holder.wait()

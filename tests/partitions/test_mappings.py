@@ -32,29 +32,31 @@ TENANT_DAYS = MultiPartitions(tenant=TENANTS, date=DAILY)
 
 
 def test_identity_reads_the_same_key() -> None:
-    assert IdentityMapping().upstream_keys("2025-01-02", DAILY, DAILY) == ["2025-01-02"]
-    assert IdentityMapping().downstream_keys("2025-01-02", DAILY, DAILY) == ["2025-01-02"]
+    assert IdentityMapping().upstream_keys("2025-01-02",
+                                           downstream=DAILY, upstream=DAILY) == ["2025-01-02"]
+    assert IdentityMapping().downstream_keys("2025-01-02",
+                                             upstream=DAILY, downstream=DAILY) == ["2025-01-02"]
 
 
 def test_identity_between_unpartitioned_assets_reads_the_one_value() -> None:
-    assert IdentityMapping().upstream_keys(None, None, None) == [None]
+    assert IdentityMapping().upstream_keys(None, downstream=None, upstream=None) == [None]
 
 
 def test_identity_drops_keys_the_upstream_lacks() -> None:
     more = StaticPartitions(["acme", "globex", "initech"])
-    assert IdentityMapping().upstream_keys("acme", TENANTS, more) == ["acme"]
-    assert IdentityMapping().downstream_keys("initech", more, TENANTS) == []
+    assert IdentityMapping().upstream_keys("acme", downstream=TENANTS, upstream=more) == ["acme"]
+    assert IdentityMapping().downstream_keys("initech", upstream=more, downstream=TENANTS) == []
 
 
 def test_identity_refuses_a_malformed_key() -> None:
     with pytest.raises(PartitionError):
-        IdentityMapping().upstream_keys("../x", TENANTS, TENANTS)
+        IdentityMapping().upstream_keys("../x", downstream=TENANTS, upstream=TENANTS)
 
 
 def test_identity_canonicalises_multi_keys_to_the_upstream_order() -> None:
     reordered = MultiPartitions(date=DAILY, tenant=TENANTS)
-    assert IdentityMapping().upstream_keys("tenant=acme,date=2025-01-02", TENANT_DAYS,
-                                           reordered) == ["date=2025-01-02,tenant=acme"]
+    assert IdentityMapping().upstream_keys("tenant=acme,date=2025-01-02", downstream=TENANT_DAYS,
+                                           upstream=reordered) == ["date=2025-01-02,tenant=acme"]
 
 
 @pytest.mark.parametrize(("downstream", "upstream", "fragment"), [
@@ -77,32 +79,37 @@ def test_identity_validate_accepts_compatible_definitions() -> None:
 
 
 def test_all_partitions_reads_every_upstream_key() -> None:
-    keys = AllPartitionsMapping().upstream_keys(None, None, DAILY, now=NOW)
+    keys = AllPartitionsMapping().upstream_keys(None, downstream=None, upstream=DAILY, now=NOW)
     assert keys == ["2025-01-01", "2025-01-02", "2025-01-03"]
 
 
 def test_all_partitions_of_a_dynamic_upstream_uses_the_given_keys() -> None:
     customers = DynamicPartitions("customers")
     assert AllPartitionsMapping().upstream_keys(
-        "acme", TENANTS, customers, dynamic_keys={"customers": ["c1", "c2"]}) == ["c1", "c2"]
+        "acme", downstream=TENANTS, upstream=customers,
+        dynamic_keys={"customers": ["c1", "c2"]}) == ["c1", "c2"]
 
 
 def test_all_partitions_inverse_is_every_downstream_key() -> None:
-    assert AllPartitionsMapping().downstream_keys("2025-01-02", DAILY, None) == [None]
-    assert AllPartitionsMapping().downstream_keys("2025-01-02", DAILY, TENANTS) == [
+    assert AllPartitionsMapping().downstream_keys("2025-01-02",
+                                                  upstream=DAILY, downstream=None) == [None]
+    assert AllPartitionsMapping().downstream_keys("2025-01-02",
+                                                  upstream=DAILY, downstream=TENANTS) == [
         "acme", "globex"]
 
 
 def test_unpartitioned_upstream_is_read_by_every_key() -> None:
-    assert UnpartitionedMapping().upstream_keys("2025-01-02", DAILY, None) == [None]
-    assert UnpartitionedMapping().downstream_keys(None, None, DAILY, now=NOW) == [
+    assert UnpartitionedMapping().upstream_keys("2025-01-02",
+                                                downstream=DAILY, upstream=None) == [None]
+    assert UnpartitionedMapping().downstream_keys(None,
+                                                  upstream=None, downstream=DAILY, now=NOW) == [
         "2025-01-01", "2025-01-02", "2025-01-03"]
 
 
 def test_unpartitioned_mapping_refuses_a_partitioned_upstream() -> None:
     assert "AllPartitionsMapping" in str(UnpartitionedMapping().validate(DAILY, TENANTS))
     with pytest.raises(PartitionError, match="unpartitioned upstream"):
-        UnpartitionedMapping().upstream_keys("2025-01-02", DAILY, TENANTS)
+        UnpartitionedMapping().upstream_keys("2025-01-02", downstream=DAILY, upstream=TENANTS)
 
 
 UTC_HOURLY = HourlyPartitions(start="2025-01-01")
@@ -152,3 +159,10 @@ def test_default_mapping_table(downstream: PartitionsDefinition | None,
 def test_default_mapping_is_none_for_incompatible_pairs(
         downstream: PartitionsDefinition, upstream: PartitionsDefinition) -> None:
     assert default_mapping(downstream, upstream) is None
+
+
+def test_mapping_definitions_are_keyword_only_so_they_cannot_be_swapped() -> None:
+    with pytest.raises(TypeError):
+        IdentityMapping().upstream_keys("2025-01-01", DAILY, DAILY)  # type: ignore[misc]
+    assert IdentityMapping().downstream_keys("2025-01-01", upstream=DAILY,
+                                             downstream=DAILY) == ["2025-01-01"]

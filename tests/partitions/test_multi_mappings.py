@@ -33,14 +33,16 @@ YESTERDAY = MultiPartitionMapping(date=TimeWindowMapping(-1, -1))
 
 
 def test_per_dimension_mapping_shifts_only_its_dimension() -> None:
-    assert YESTERDAY.upstream_keys("tenant=acme,date=2025-01-03", TENANT_DAYS, TENANT_DAYS) == [
+    assert YESTERDAY.upstream_keys("tenant=acme,date=2025-01-03",
+                                   downstream=TENANT_DAYS, upstream=TENANT_DAYS) == [
         "tenant=acme,date=2025-01-02"]
 
 
 def test_per_dimension_mapping_products_what_each_dimension_reads() -> None:
     mapping = MultiPartitionMapping(tenant=AllPartitionsMapping(),
                                     date=TimeWindowMapping(-1, 0))
-    assert mapping.upstream_keys("tenant=acme,date=2025-01-03", TENANT_DAYS, TENANT_DAYS,
+    assert mapping.upstream_keys("tenant=acme,date=2025-01-03",
+                                 downstream=TENANT_DAYS, upstream=TENANT_DAYS,
                                  now=NOW) == [
         "tenant=acme,date=2025-01-02", "tenant=acme,date=2025-01-03",
         "tenant=globex,date=2025-01-02", "tenant=globex,date=2025-01-03"]
@@ -48,12 +50,14 @@ def test_per_dimension_mapping_products_what_each_dimension_reads() -> None:
 
 def test_per_dimension_mapping_writes_keys_in_the_upstream_order() -> None:
     reordered = MultiPartitions(date=DAILY, tenant=TENANTS)
-    assert YESTERDAY.upstream_keys("tenant=acme,date=2025-01-03", TENANT_DAYS, reordered) == [
+    assert YESTERDAY.upstream_keys("tenant=acme,date=2025-01-03",
+                                   downstream=TENANT_DAYS, upstream=reordered) == [
         "date=2025-01-02,tenant=acme"]
 
 
 def test_per_dimension_mapping_of_the_first_day_reads_nothing() -> None:
-    assert YESTERDAY.upstream_keys("tenant=acme,date=2025-01-01", TENANT_DAYS, TENANT_DAYS) == []
+    assert YESTERDAY.upstream_keys("tenant=acme,date=2025-01-01",
+                                   downstream=TENANT_DAYS, upstream=TENANT_DAYS) == []
 
 
 def test_per_dimension_mappings_compare_whatever_the_keyword_order() -> None:
@@ -62,10 +66,12 @@ def test_per_dimension_mappings_compare_whatever_the_keyword_order() -> None:
 
 
 def test_used_mapping_pickles_to_an_equal_mapping() -> None:
-    YESTERDAY.upstream_keys("tenant=acme,date=2025-01-03", TENANT_DAYS, TENANT_DAYS)
+    YESTERDAY.upstream_keys("tenant=acme,date=2025-01-03",
+                            downstream=TENANT_DAYS, upstream=TENANT_DAYS)
     restored = pickle.loads(pickle.dumps(YESTERDAY))
     assert restored == YESTERDAY
-    assert restored.upstream_keys("tenant=acme,date=2025-01-03", TENANT_DAYS, TENANT_DAYS) == [
+    assert restored.upstream_keys("tenant=acme,date=2025-01-03",
+                                  downstream=TENANT_DAYS, upstream=TENANT_DAYS) == [
         "tenant=acme,date=2025-01-02"]
 
 
@@ -90,37 +96,40 @@ def test_per_dimension_validate_names_the_problem(mapping: PartitionMapping,
 
 
 def test_single_downstream_reads_one_date_of_every_tenant() -> None:
-    keys = DimensionMapping("date").upstream_keys("2025-01-03", DAILY, TENANT_DAYS, now=NOW)
+    keys = DimensionMapping("date").upstream_keys("2025-01-03",
+                                                  downstream=DAILY, upstream=TENANT_DAYS, now=NOW)
     assert keys == ["tenant=acme,date=2025-01-03", "tenant=globex,date=2025-01-03"]
 
 
 def test_single_downstream_reads_through_the_inner_mapping() -> None:
     mapping = DimensionMapping("date", TimeWindowMapping(-1, -1))
-    assert mapping.upstream_keys("2025-01-03", DAILY, TENANT_DAYS) == [
+    assert mapping.upstream_keys("2025-01-03", downstream=DAILY, upstream=TENANT_DAYS) == [
         "tenant=acme,date=2025-01-02", "tenant=globex,date=2025-01-02"]
 
 
 def test_monthly_downstream_reads_every_day_of_every_tenant() -> None:
     mapping = DimensionMapping("date", TimeWindowMapping())
     monthly = MonthlyPartitions(start="2025-01")
-    assert len(mapping.upstream_keys("2025-01", monthly, TENANT_DAYS)) == 2 * 31
+    assert len(mapping.upstream_keys("2025-01", downstream=monthly, upstream=TENANT_DAYS)) == 2 * 31
 
 
 def test_multi_downstream_reads_its_date_of_a_single_upstream() -> None:
-    assert DimensionMapping("date").upstream_keys("tenant=acme,date=2025-01-03", TENANT_DAYS,
-                                                  DAILY) == ["2025-01-03"]
+    assert DimensionMapping("date").upstream_keys("tenant=acme,date=2025-01-03",
+                                                  downstream=TENANT_DAYS,
+                                                  upstream=DAILY) == ["2025-01-03"]
 
 
 def test_multi_downstream_reads_a_tenant_partitioned_upstream() -> None:
-    assert DimensionMapping("tenant").upstream_keys("tenant=globex,date=2025-01-03",
-                                                    TENANT_DAYS, TENANTS) == ["globex"]
+    assert DimensionMapping("tenant").upstream_keys(
+        "tenant=globex,date=2025-01-03", downstream=TENANT_DAYS, upstream=TENANTS) == ["globex"]
 
 
 def test_dimension_mapping_inverse_in_both_directions() -> None:
     mapping = DimensionMapping("date")
-    assert mapping.downstream_keys("tenant=globex,date=2025-01-03", TENANT_DAYS, DAILY) == [
+    assert mapping.downstream_keys("tenant=globex,date=2025-01-03",
+                                   upstream=TENANT_DAYS, downstream=DAILY) == [
         "2025-01-03"]
-    assert mapping.downstream_keys("2025-01-03", DAILY, TENANT_DAYS) == [
+    assert mapping.downstream_keys("2025-01-03", upstream=DAILY, downstream=TENANT_DAYS) == [
         "tenant=acme,date=2025-01-03", "tenant=globex,date=2025-01-03"]
 
 
@@ -139,7 +148,7 @@ def test_dimension_mapping_validate_names_the_problem(downstream: PartitionsDefi
 
 def test_dimension_mapping_refuses_to_map_an_unfit_pair() -> None:
     with pytest.raises(PartitionError, match="links a single-dimension asset"):
-        DimensionMapping("date").upstream_keys("2025-01-03", DAILY, DAILY)
+        DimensionMapping("date").upstream_keys("2025-01-03", downstream=DAILY, upstream=DAILY)
 
 
 MULTI_INVERSE_CASES = [
@@ -163,10 +172,12 @@ def test_multi_downstream_keys_are_the_exact_inverse(mapping: PartitionMapping,
                                                      upstream: PartitionsDefinition) -> None:
     now = datetime(2025, 3, 1, tzinfo=UTC)
     down_keys = downstream.keys(now=now)
-    reads = {key: mapping.upstream_keys(key, downstream, upstream, now=now) for key in down_keys}
+    reads = {key: mapping.upstream_keys(key, downstream=downstream, upstream=upstream, now=now)
+             for key in down_keys}
     for up_key in upstream.keys(now=now):
         # The inverse may name downstream keys not complete at `now`; compare the listed ones.
-        readers = set(mapping.downstream_keys(up_key, upstream, downstream, now=now))
+        readers = set(mapping.downstream_keys(up_key,
+                                              upstream=upstream, downstream=downstream, now=now))
         readers &= set(down_keys)
         assert readers == {key for key, keys in reads.items() if up_key in keys}, up_key
 

@@ -23,7 +23,7 @@ def test_hourly_keys_and_yesterday_mapping_for_100k_steps() -> None:
     keys = hourly.keys(now=NOW)[:STEPS]
     assert len(keys) == STEPS
     mapping = TimeWindowMapping(-1, -1)
-    read = sum(len(mapping.upstream_keys(key, hourly, hourly)) for key in keys)
+    read = sum(len(mapping.upstream_keys(key, downstream=hourly, upstream=hourly)) for key in keys)
     assert read == STEPS - 1
 
 
@@ -32,7 +32,8 @@ def test_daily_last_seven_mapping_for_100k_steps() -> None:
     keys = daily.keys(now=NOW)[:STEPS]
     assert len(keys) == STEPS
     mapping = LastNWindowsMapping(7)
-    assert all(mapping.upstream_keys(key, daily, daily)[-1] == key for key in keys)
+    assert all(mapping.upstream_keys(key,
+                                     downstream=daily, upstream=daily)[-1] == key for key in keys)
 
 
 def test_multi_per_dimension_mapping_for_100k_steps() -> None:
@@ -41,6 +42,6 @@ def test_multi_per_dimension_mapping_for_100k_steps() -> None:
     keys = multi.keys(now=NOW)[:STEPS]
     assert len(keys) == STEPS
     mapping = MultiPartitionMapping(date=TimeWindowMapping(-1, -1))
-    read = sum(len(mapping.upstream_keys(key, multi, multi)) for key in keys)
+    read = sum(len(mapping.upstream_keys(key, downstream=multi, upstream=multi)) for key in keys)
     first_days = sum(1 for key in keys if key.endswith("date=2020-01-01"))
     assert read == STEPS - first_days  # each tenant's first day has no yesterday

@@ -29,75 +29,86 @@ LATER = datetime(2027, 1, 1, tzinfo=UTC)
 
 
 def test_yesterday_reads_the_previous_day() -> None:
-    assert TimeWindowMapping(-1, -1).upstream_keys("2025-01-15", DAILY, DAILY) == ["2025-01-14"]
+    assert TimeWindowMapping(-1, -1).upstream_keys(
+        "2025-01-15", downstream=DAILY, upstream=DAILY) == ["2025-01-14"]
 
 
 def test_yesterday_of_the_first_day_is_dropped_as_out_of_range() -> None:
-    assert TimeWindowMapping(-1, -1).upstream_keys("2025-01-01", DAILY, DAILY) == []
+    assert TimeWindowMapping(-1, -1).upstream_keys("2025-01-01",
+                                                   downstream=DAILY, upstream=DAILY) == []
 
 
 def test_zero_offsets_between_equal_calendars_read_the_same_key() -> None:
     later_start = DailyPartitions(start="2025-01-10")
-    assert TimeWindowMapping().upstream_keys("2025-01-15", DAILY, later_start) == ["2025-01-15"]
-    assert TimeWindowMapping().upstream_keys("2025-01-05", DAILY, later_start) == []
+    assert TimeWindowMapping().upstream_keys(
+        "2025-01-15", downstream=DAILY, upstream=later_start) == ["2025-01-15"]
+    assert TimeWindowMapping().upstream_keys("2025-01-05",
+                                             downstream=DAILY, upstream=later_start) == []
 
 
 def test_offsets_span_the_last_seven_days() -> None:
-    keys = TimeWindowMapping(-6, 0).upstream_keys("2025-01-15", DAILY, DAILY)
+    keys = TimeWindowMapping(-6, 0).upstream_keys("2025-01-15", downstream=DAILY, upstream=DAILY)
     assert keys == [f"2025-01-{day:02d}" for day in range(9, 16)]
 
 
 def test_last_n_windows_reads_the_window_and_the_ones_before() -> None:
-    keys = LastNWindowsMapping(7).upstream_keys("2025-01-15", DAILY, DAILY)
+    keys = LastNWindowsMapping(7).upstream_keys("2025-01-15", downstream=DAILY, upstream=DAILY)
     assert keys == [f"2025-01-{day:02d}" for day in range(9, 16)]
 
 
 def test_month_reads_every_day_of_the_month() -> None:
-    keys = TimeWindowMapping().upstream_keys("2025-01", MONTHLY, DAILY)
+    keys = TimeWindowMapping().upstream_keys("2025-01", downstream=MONTHLY, upstream=DAILY)
     assert len(keys) == 31 and keys[0] == "2025-01-01" and keys[-1] == "2025-01-31"
 
 
 def test_month_reads_only_days_inside_the_upstream_range() -> None:
     late_daily = DailyPartitions(start="2025-01-10")
-    assert len(TimeWindowMapping().upstream_keys("2025-01", MONTHLY, late_daily)) == 22
+    assert len(TimeWindowMapping().upstream_keys("2025-01",
+                                                 downstream=MONTHLY, upstream=late_daily)) == 22
 
 
 def test_day_reads_the_month_containing_it() -> None:
-    assert TimeWindowMapping().upstream_keys("2025-02-15", DAILY, MONTHLY) == ["2025-02"]
+    assert TimeWindowMapping().upstream_keys("2025-02-15",
+                                             downstream=DAILY, upstream=MONTHLY) == ["2025-02"]
 
 
 def test_week_reads_its_seven_days() -> None:
-    keys = TimeWindowMapping().upstream_keys("2025-01-13", WEEKLY, DAILY)
+    keys = TimeWindowMapping().upstream_keys("2025-01-13", downstream=WEEKLY, upstream=DAILY)
     assert keys == [f"2025-01-{day:02d}" for day in range(13, 20)]
 
 
 def test_offsets_count_downstream_windows() -> None:
     # A monthly asset reading "last month" of a daily one reads all of December.
-    keys = TimeWindowMapping(-1, -1).upstream_keys("2025-02", MONTHLY, DAILY)
+    keys = TimeWindowMapping(-1, -1).upstream_keys("2025-02", downstream=MONTHLY, upstream=DAILY)
     assert (keys[0], keys[-1], len(keys)) == ("2025-01-01", "2025-01-31", 31)
 
 
 def test_last_n_counts_upstream_windows() -> None:
-    assert LastNWindowsMapping(2).upstream_keys("2025-02-15", DAILY, MONTHLY) == [
+    assert LastNWindowsMapping(2).upstream_keys("2025-02-15",
+                                                downstream=DAILY, upstream=MONTHLY) == [
         "2025-01", "2025-02"]
     hourly = HourlyPartitions(start="2025-01-01")
-    assert LastNWindowsMapping(3).upstream_keys("2025-01-15", DAILY, hourly) == [
+    assert LastNWindowsMapping(3).upstream_keys("2025-01-15",
+                                                downstream=DAILY, upstream=hourly) == [
         "2025-01-15T21:00", "2025-01-15T22:00", "2025-01-15T23:00"]
 
 
 def test_dst_day_reads_its_23_local_hours() -> None:
-    keys = TimeWindowMapping().upstream_keys("2026-03-29", BERLIN_DAILY, BERLIN_HOURLY)
+    keys = TimeWindowMapping().upstream_keys("2026-03-29",
+                                             downstream=BERLIN_DAILY, upstream=BERLIN_HOURLY)
     assert len(keys) == 23 and "2026-03-29T02:00" not in keys
 
 
 def test_hour_after_the_skipped_hour_reads_the_hour_before_it() -> None:
     assert TimeWindowMapping(-1, -1).upstream_keys(
-        "2026-03-29T03:00", BERLIN_HOURLY, BERLIN_HOURLY) == ["2026-03-29T01:00"]
+        "2026-03-29T03:00", downstream=BERLIN_HOURLY,
+        upstream=BERLIN_HOURLY) == ["2026-03-29T01:00"]
 
 
 def test_different_zones_map_through_real_time() -> None:
     utc_hourly = HourlyPartitions(start="2026-01-01")
-    keys = TimeWindowMapping().upstream_keys("2026-01-15", BERLIN_DAILY, utc_hourly)
+    keys = TimeWindowMapping().upstream_keys("2026-01-15",
+                                             downstream=BERLIN_DAILY, upstream=utc_hourly)
     assert len(keys) == 24
     assert (keys[0], keys[-1]) == ("2026-01-14T23:00", "2026-01-15T22:00")
 
@@ -105,16 +116,18 @@ def test_different_zones_map_through_real_time() -> None:
 def test_both_utc_hours_of_the_repeated_berlin_hour_read_its_one_key() -> None:
     utc_hourly = HourlyPartitions(start="2026-01-01")
     for utc_key in ("2026-10-25T00:00", "2026-10-25T01:00"):
-        assert TimeWindowMapping().upstream_keys(utc_key, utc_hourly, BERLIN_HOURLY) == [
+        assert TimeWindowMapping().upstream_keys(utc_key,
+                                                 downstream=utc_hourly, upstream=BERLIN_HOURLY) == [
             "2026-10-25T02:00"]
-    assert TimeWindowMapping().downstream_keys("2026-10-25T02:00", BERLIN_HOURLY,
-                                               utc_hourly) == [
+    assert TimeWindowMapping().downstream_keys("2026-10-25T02:00", upstream=BERLIN_HOURLY,
+                                               downstream=utc_hourly) == [
         "2026-10-25T00:00", "2026-10-25T01:00"]
 
 
 def test_time_mapping_between_non_time_definitions_is_refused() -> None:
     with pytest.raises(PartitionError, match="time partitions on both sides"):
-        TimeWindowMapping().upstream_keys("acme", StaticPartitions(["acme"]), DAILY)
+        TimeWindowMapping().upstream_keys("acme",
+                                          downstream=StaticPartitions(["acme"]), upstream=DAILY)
 
 
 @pytest.mark.parametrize(("mapping", "downstream", "upstream", "expected"), [
@@ -185,7 +198,8 @@ def test_downstream_keys_are_the_exact_inverse_of_upstream_keys(
         down_keys = downstream.key_range("2026-03-20", "2026-04-05")
     else:
         down_keys = downstream.keys(now=datetime(2025, 4, 1, tzinfo=UTC))
-    reads = {key: mapping.upstream_keys(key, downstream, upstream) for key in down_keys}
+    reads = {key: mapping.upstream_keys(key, downstream=downstream, upstream=upstream)
+             for key in down_keys}
     assert any(reads.values()), "the case should read something"
     # Every upstream key from well before to well after the span, read or not.
     assert isinstance(downstream, TimeWindowPartitions)
@@ -196,5 +210,6 @@ def test_downstream_keys_are_the_exact_inverse_of_upstream_keys(
     up_keys = upstream.key_range(str(low), high)
     assert {key for keys in reads.values() for key in keys} <= set(up_keys)
     for up_key in up_keys:
-        readers = set(mapping.downstream_keys(up_key, upstream, downstream)) & set(down_keys)
+        readers = set(mapping.downstream_keys(up_key, upstream=upstream,
+                                              downstream=downstream)) & set(down_keys)
         assert readers == {key for key, keys in reads.items() if up_key in keys}, up_key

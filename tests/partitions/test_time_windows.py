@@ -58,7 +58,8 @@ def test_keys_without_now_use_the_current_time() -> None:
 
 def test_explicit_end_excludes_the_window_it_cuts() -> None:
     daily = DailyPartitions(start="2025-01-01", end="2025-01-03T12:00")
-    assert daily.end == "2025-01-03"
+    assert daily.end == "2025-01-03T12:00"  # kept as given
+    assert daily.last_key == "2025-01-02"
     assert daily.keys(now=datetime(2030, 1, 1, tzinfo=UTC)) == ["2025-01-01", "2025-01-02"]
 
 
@@ -68,9 +69,17 @@ def test_explicit_end_still_lists_only_windows_complete_at_now() -> None:
 
 
 def test_start_inside_a_window_rounds_up_to_the_next_whole_window() -> None:
-    assert DailyPartitions(start="2025-01-01T06:00").start == "2025-01-02"
-    assert WeeklyPartitions(start="2025-01-01").start == "2025-01-06"
-    assert MonthlyPartitions(start="2025-01-15").start == "2025-02"
+    assert DailyPartitions(start="2025-01-01T06:00").first_key == "2025-01-02"
+    assert WeeklyPartitions(start="2025-01-01").first_key == "2025-01-06"
+    assert MonthlyPartitions(start="2025-01-15").first_key == "2025-02"
+
+
+def test_start_and_end_stay_as_given() -> None:
+    daily = DailyPartitions(start="2025-01-01T06:00", end=date(2025, 2, 1))
+    assert (daily.start, daily.end) == ("2025-01-01T06:00", date(2025, 2, 1))
+    assert (daily.first_key, daily.last_key) == ("2025-01-02", "2025-01-31")
+    assert DailyPartitions(start="2025-01-01").last_key is None
+    assert "start='2025-01-01T06:00'" in repr(daily)
 
 
 def test_start_accepts_date_datetime_and_strings_alike() -> None:
@@ -82,7 +91,7 @@ def test_start_accepts_date_datetime_and_strings_alike() -> None:
 
 def test_aware_start_is_read_in_the_definition_zone() -> None:
     start = datetime(2024, 12, 31, 23, 0, tzinfo=UTC)  # midnight in Berlin
-    assert DailyPartitions(start=start, timezone="Europe/Berlin").start == "2025-01-01"
+    assert DailyPartitions(start=start, timezone="Europe/Berlin").first_key == "2025-01-01"
 
 
 def test_definitions_of_different_granularity_are_not_equal() -> None:
@@ -325,3 +334,28 @@ def test_path_for_and_key_from_path_are_inverse(definition: object) -> None:
 def test_key_from_a_malformed_hourly_path_is_refused() -> None:
     with pytest.raises(PartitionError, match="YYYY-MM-DDTHH-00"):
         HourlyPartitions(start="2025-01-01").key_from_path("2025-01-15T03:00")
+
+
+LORD_HOWE = HourlyPartitions(start="2025-10-01T00:00", timezone="Australia/Lord_Howe")
+
+
+def test_an_hour_exists_when_any_minute_of_it_does() -> None:
+    # Lord Howe Island moves its clocks from 02:00 to 02:30 on 2025-10-05.
+    assert LORD_HOWE.validate_key("2025-10-05T02:00") == "2025-10-05T02:00"
+    assert "2025-10-05T02:00" in LORD_HOWE.key_range("2025-10-05T00:00", "2025-10-05T23:00")
+    for key, minutes in (("2025-10-05T01:00", 60), ("2025-10-05T02:00", 30)):
+        start, end = LORD_HOWE.window(key)
+        assert end.astimezone(UTC) - start.astimezone(UTC) == timedelta(minutes=minutes)
+    zone = ZoneInfo("Australia/Lord_Howe")
+    assert LORD_HOWE.key_for_time(datetime(2025, 10, 5, 2, 45, tzinfo=zone)) == \
+        "2025-10-05T02:00"
+    assert LORD_HOWE.key_for_time(datetime(2025, 10, 5, 2, 10)) == "2025-10-05T02:00"
+
+
+def test_a_day_whose_midnight_is_skipped_starts_after_the_gap() -> None:
+    daily = DailyPartitions(start="2025-09-07", timezone="America/Santiago")
+    assert daily.first_key == "2025-09-07"
+    start, end = daily.window("2025-09-07")
+    assert (start.hour, end.astimezone(UTC) - start.astimezone(UTC)) == (1, timedelta(hours=23))
+    hourly = HourlyPartitions(start="2025-09-01", timezone="America/Santiago")
+    assert hourly.key_for_time(datetime(2025, 9, 7, 0, 30)) == "2025-09-07T01:00"

@@ -40,7 +40,7 @@ def make_project(root: Path, modules: dict[str, str], *, toml: str = "",
 
 
 def flowstone(project: Path, *args: str, env: dict[str, str] | None = None,
-              timeout: float = 90) -> Result:
+              timeout: float = 300) -> Result:
     """Run `flowstone -p PROJECT ARGS...` to completion."""
     return run_cli("-p", str(project), *args, env=env, timeout=timeout)
 
@@ -65,10 +65,23 @@ def store_path(project: Path) -> Path:
     return project / "data" / "flowstone.duckdb"
 
 
-def rows(project: Path, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-    """Query the metadata file read-only, as any other process would."""
-    with duckdb.connect(str(store_path(project)), read_only=True) as con:
-        return con.execute(sql, list(params)).fetchall()
+def rows(project: Path, sql: str, params: Sequence[Any] = (), *,
+         timeout: float = 120.0) -> list[tuple[Any, ...]]:
+    """Query the metadata file read-only, as any other process would: a store not created yet
+    has no rows, and a lock held for a moment by a running coordinator is waited out (DuckDB
+    refuses a reader at once while a writer holds the file; FlowStone's own readers retry)."""
+    path = store_path(project)
+    deadline = time.monotonic() + timeout
+    while True:
+        if not path.exists() or path.stat().st_size == 0:
+            return []
+        try:
+            with duckdb.connect(str(path), read_only=True) as con:
+                return con.execute(sql, list(params)).fetchall()
+        except duckdb.IOException as exc:
+            if "Conflicting lock" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def statuses(project: Path, run_id: str) -> dict[str, list[str]]:
@@ -145,7 +158,7 @@ def check_current_records(project: Path, assets: Sequence[str] | None = None) ->
     return problems
 
 
-def wait_for(path: Path, timeout: float = 30.0, *, proc: subprocess.Popen[str] | None = None
+def wait_for(path: Path, timeout: float = 120.0, *, proc: subprocess.Popen[str] | None = None
              ) -> None:
     """Wait until `path` exists (failing early if `proc` exits first)."""
     deadline = time.monotonic() + timeout
@@ -160,7 +173,7 @@ def wait_for(path: Path, timeout: float = 30.0, *, proc: subprocess.Popen[str] |
 
 
 def poll_rows(project: Path, sql: str, params: Sequence[Any] = (), *,
-              until: Callable[[list[tuple[Any, ...]]], bool], timeout: float = 30.0
+              until: Callable[[list[tuple[Any, ...]]], bool], timeout: float = 120.0
               ) -> list[tuple[Any, ...]]:
     """Query the store until `until(rows)` holds, retrying while a writer holds the file."""
     deadline = time.monotonic() + timeout

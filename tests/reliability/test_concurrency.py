@@ -17,6 +17,7 @@ from tests.reliability.harness import (
     check_materializations,
     flowstone,
     make_project,
+    poll_rows,
     rows,
     spawn,
     statuses,
@@ -39,7 +40,10 @@ SHARED = """
         marker = os.environ.get("SHARED_MARKER")
         if marker:
             Path(marker).write_text(context.run_id)
-            time.sleep(float(os.environ.get("SHARED_SECONDS", "60")))
+            release = Path(os.environ.get("SHARED_RELEASE", "/nonexistent/never"))
+            deadline = time.monotonic() + float(os.environ.get("SHARED_SECONDS", "60"))
+            while not release.exists() and time.monotonic() < deadline:
+                time.sleep(0.05)
         return source + 1
 
     @asset
@@ -59,12 +63,22 @@ def _project(tmp_path: Path, *, lock_timeout: float = 30.0) -> Path:
                         toml=f"[metadata]\nlock_timeout = {lock_timeout}\n")
 
 
+def _wait_for_waiting(project: Path, holder: str, waiter: subprocess.Popen[str]) -> None:
+    """Wait (generously) until a run other than `holder` has recorded that it waits for
+    `shared`: polling the store, as any other process would."""
+    poll_rows(project, "SELECT count(*) FROM events WHERE kind = 'step_waiting' AND asset = "
+                       "'shared' AND run_id <> ?", [holder],
+              until=lambda found: bool(found and found[0][0]) or waiter.poll() is not None,
+              timeout=180)
+    assert waiter.poll() is None, waiter.communicate()
+
+
 def test_two_materializations_started_together_both_finish_and_record_everything_once(
         tmp_path: Path) -> None:
     project = _project(tmp_path)
     first = spawn(project, "materialize", "+left", "--json")
     second = spawn(project, "materialize", "+right", "--json")
-    outs = [proc.communicate(timeout=60) for proc in (first, second)]
+    outs = [proc.communicate(timeout=300) for proc in (first, second)]
     assert [first.returncode, second.returncode] == [0, 0], outs
     run_ids = [json.loads(out)["run_id"] for out, _ in outs]
     # source and shared are in both selections: computed once, never by both runs.
@@ -83,16 +97,22 @@ def test_two_materializations_started_together_both_finish_and_record_everything
 def test_a_step_claimed_by_a_live_run_is_waited_for_and_its_result_reused(
         tmp_path: Path) -> None:
     project = _project(tmp_path)
-    marker = tmp_path / "shared.run"
+    marker, release = tmp_path / "shared.run", tmp_path / "shared.release"
     first = spawn(project, "materialize", "+left", "--json",
-                  env={"SHARED_MARKER": str(marker), "SHARED_SECONDS": "2"})
-    wait_for(marker, proc=first)
-    second = flowstone(project, "materialize", "+right", "--json")
-    out, err = first.communicate(timeout=60)
-    assert first.returncode == 0, err
-    assert second.code == 0, second.stderr
+                  env={"SHARED_MARKER": str(marker), "SHARED_RELEASE": str(release),
+                       "SHARED_SECONDS": "300"})
+    wait_for(marker, proc=first, timeout=120)
     holder = marker.read_text()
-    got = {s["asset"]: (s["status"], s["reason"]) for s in second.json()["steps"]}
+    second = spawn(project, "materialize", "+right", "--json")
+    # `shared` stays claimed by the first run until the second run is seen waiting for it.
+    _wait_for_waiting(project, holder, second)
+    release.touch()
+    out, err = first.communicate(timeout=120)
+    second_out, second_err = second.communicate(timeout=120)
+    assert first.returncode == 0, err
+    assert second.returncode == 0, second_err
+    second_run = json.loads(second_out)
+    got = {s["asset"]: (s["status"], s["reason"]) for s in second_run["steps"]}
     assert got["shared"] == ("up_to_date", f"materialized by run {holder}")
     assert got["right"][0] == "succeeded"
     assert succeeded_per_key(project) == {"source": 1, "shared": 1, "left": 1, "right": 1}
@@ -102,7 +122,7 @@ def test_a_step_claimed_by_a_live_run_is_waited_for_and_its_result_reused(
     assert rows(project, "SELECT l.upstream_step_id FROM lineage l JOIN steps s USING "
                          "(step_id) WHERE s.asset = 'right'") == [(produced,)]
     waited = rows(project, "SELECT asset FROM events WHERE run_id = ? AND kind = "
-                           "'step_waiting'", [second.json()["run_id"]])
+                           "'step_waiting'", [second_run["run_id"]])
     assert ("shared",) in waited  # (`source` too, if the first run had not recorded it yet)
 
 
@@ -111,13 +131,12 @@ def test_when_the_claiming_run_is_killed_the_waiting_run_computes_the_step_itsel
     project = _project(tmp_path)
     marker = tmp_path / "shared.run"
     first = spawn(project, "materialize", "+left", env={"SHARED_MARKER": str(marker)})
-    wait_for(marker, proc=first)
+    wait_for(marker, proc=first, timeout=120)
     second = spawn(project, "materialize", "+right", "--json")
-    time.sleep(1.5)  # the second run is now waiting on the first one's claim
-    assert second.poll() is None
+    _wait_for_waiting(project, marker.read_text(), second)  # waiting on the first one's claim
     first.send_signal(signal.SIGKILL)
-    first.communicate(timeout=30)
-    out, err = second.communicate(timeout=60)
+    first.communicate(timeout=120)
+    out, err = second.communicate(timeout=120)
     assert second.returncode == 0, err
     dead_run = marker.read_text()
     assert rows(project, "SELECT status FROM runs WHERE run_id = ?", [dead_run]) == \

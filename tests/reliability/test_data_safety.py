@@ -64,7 +64,7 @@ def test_sigkill_while_writing_v2_keeps_v1_and_cleanup_removes_the_leftover(
     wait_for(marker, proc=proc)
     assert len(_temp_files(project / "data")) == 1  # v2 is half written next to v1
     proc.send_signal(signal.SIGKILL)  # the worker dies with it (PDEATHSIG)
-    proc.communicate(timeout=30)
+    proc.communicate(timeout=120)
 
     assert value.read_bytes() == v1_bytes and pickle.loads(v1_bytes) == "v1"
     listed = flowstone(project, "runs", "list", "--json").json()

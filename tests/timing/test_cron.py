@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -96,12 +95,11 @@ def test_hashed_and_random_values_are_rejected(expression: str) -> None:
     assert problem is not None and "hashed (H) or random (R)" in problem
 
 
-def test_validation_is_fast() -> None:
-    expressions = ["0 2 * * *", "*/5 * * * *", "0 0 31 2 *", "15,45 9-17 * * mon-fri"] * 25
-    started = time.perf_counter()
-    for expression in expressions:
-        validate_cron(expression)
-    assert (time.perf_counter() - started) / len(expressions) < 0.005
+def test_validation_answers_for_every_kind_of_expression() -> None:
+    # How fast is measured by bench/timing_limits.py; a test asserts behaviour only.
+    expressions = ["0 2 * * *", "*/5 * * * *", "0 0 31 2 *", "15,45 9-17 * * mon-fri"]
+    assert [validate_cron(expression) is None for expression in expressions] == [
+        True, True, False, True]
 
 
 def test_iana_time_zones_are_valid() -> None:
@@ -290,13 +288,10 @@ def test_a_daily_schedule_after_thirty_days(policy: str, cap: int, launched: int
     assert due.missed == 30 - launched
 
 
-def test_a_month_old_every_minute_backlog_is_cheap() -> None:
-    started = time.perf_counter()
+def test_a_month_old_every_minute_backlog_is_counted_not_listed() -> None:
     due = due_ticks("* * * * *", BERLIN, catch_up="all", last_tick=utc("2025-03-01T12:00"),
                     now=utc("2025-03-31T12:00"))
-    elapsed = time.perf_counter() - started
-    assert due.missed == 30 * 1440 - 24
-    assert elapsed < 0.5  # listing 43,200 minutes with croniter takes over a second
+    assert due.missed == 30 * 1440 - 24  # its cost is measured by bench/timing_limits.py
 
 
 def test_inputs_in_other_zones_are_read_as_instants() -> None:

@@ -104,6 +104,12 @@ def show_run(ctx: typer.Context, run_id: RunIdArg, json_flag: JsonOpt = False) -
         printer.line(f"{'resumes':>9}: {run.parent_run_id}")
     if (run.summary or {}).get("crashed"):
         printer.line(f"{'crashed':>9}: {run.summary['crashed']}")
+    for label in ("error", "log"):
+        if (run.summary or {}).get(label):
+            printer.line(f"{label:>9}: {run.summary[label]}")
+    if (run.summary or {}).get("log_tail"):
+        printer.line("--- last lines of the log")
+        printer.plain(run.summary["log_tail"])
     rows = [(str(s.asset if s.partition is None else f"{s.asset}[{s.partition}]"), s.attempt,
              s.status.value, s.reason or "",
              "" if s.duration_ms is None else f"{s.duration_ms / 1000:.2f}s",
