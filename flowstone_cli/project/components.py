@@ -26,6 +26,7 @@ from flowstone_cli.io.registry import (
 from flowstone_cli.project.config import CONFIG_FILE, FlowStoneConfig, _line_of
 from flowstone_cli.project.imports import import_module_for_project, import_object
 from flowstone_cli.resources.base import Resource
+from flowstone_cli.resources.registry import builtin_resource_class
 
 
 def component_problems(root: Path, config: FlowStoneConfig, package: str) -> list[Problem]:
@@ -53,7 +54,8 @@ def _resource_problems(name: str, type_name: str, fields: Mapping[str, Any], pac
                        where: Any) -> list[Problem]:
     section = f"resources.{name}"
     try:
-        cls = import_object(type_name, package=package, what=f"resource `{name}`")
+        cls = builtin_resource_class(type_name) or import_object(
+            type_name, package=package, what=f"resource `{name}`")
     except ConfigError as exc:
         return [Problem("config_invalid_value", f"`{section}.type` in {CONFIG_FILE}: "
                         f"{exc.message}", where("resources", name, "type"), exc.hint)]
@@ -62,8 +64,11 @@ def _resource_problems(name: str, type_name: str, fields: Mapping[str, Any], pac
                         f"`{type_name}` is not a subclass of flowstone_cli.Resource",
                         where("resources", name, "type"),
                         "Derive the class from flowstone_cli.Resource.")]
+    values = dict(fields)
+    if "state_dir" in cls.model_fields and "state_dir" not in values:
+        values["state_dir"] = ".flowstone"  # filled in by the runtime (see execution/assembly.py)
     try:
-        cls.model_validate(dict(fields))
+        cls.model_validate(values)
     except ValidationError as exc:
         known = list(cls.model_fields)
         return [_field_problem(section, error, known, where) for error in exc.errors()]
