@@ -21,6 +21,7 @@ from flowstone_cli.errors import ClusterUnavailableError
 from flowstone_cli.execution.code_bundle import CodeBundle
 from flowstone_cli.execution.executors.base import synthetic_result
 from flowstone_cli.execution.executors.dask_worker import (
+    STARTED_TOPIC,
     TIMEOUT_TOPIC,
     ProjectCode,
     WorkerJob,
@@ -30,6 +31,8 @@ from flowstone_cli.execution.tasks import ResultStatus, StepError, StepResult, S
 
 _CANCELED = StepError("canceled", "Canceled", "run canceled")
 QUEUE_PER_THREAD = 4  # the coordinator keeps up to 2 x this many tasks submitted per thread
+# A task Dask had queued on a worker that died never ran: it is sent again this often.
+MAX_RESUBMITS = 3
 
 
 @dataclass
@@ -38,6 +41,8 @@ class _InFlight:
     future: Future
     submitted: float
     timeout: float | None
+    key: str = ""
+    resubmits: int = 0
 
 
 def start_client(address: str | None, workers: int) -> tuple[Client, LocalCluster | None]:
@@ -58,9 +63,9 @@ def start_client(address: str | None, workers: int) -> tuple[Client, LocalCluste
                 f"no worker joined the Dask scheduler at {address} within 300s",
                 hint="Start workers with `dask worker ADDRESS`.") from None
         return client, None
-    # No silent re-runs of user code: a dead worker fails its task (the retry policy decides),
-    # and with saturation 1.0 a worker holds only the tasks it is running, so a death never
-    # fails tasks that were merely queued on it.
+    # No silent re-runs of user code: a dead worker fails its task (the retry policy decides).
+    # Saturation 1.0 keeps root tasks on the scheduler; other tasks may still wait on a worker,
+    # and those lost before they started are sent again (`DaskExecutor._resubmit_unstarted`).
     # Dask's statistical profiler samples every worker thread every 10 ms; steps ran about a
     # third slower with it on a loaded machine, so the local cluster turns it off.
     with dask.config.set({"distributed.scheduler.allowed-failures": 0,
@@ -129,12 +134,34 @@ class DaskExecutor:
         if self._lost is not None:
             self._early.append(self._lost_result(task, time.time()))
             return
-        key = self._key(task)
+        self._send(task, timeout, self._key(task), 0, time.time())
+
+    def _send(self, task: StepTask, timeout: float | None, key: str, resubmits: int,
+              submitted: float) -> None:
         future = self._client.submit(run_step, self._job, task, timeout, key, key=key,
                                      pure=False, retries=0)
-        self._running[task.step_id] = _InFlight(task, future, time.time(), timeout)
+        self._running[task.step_id] = _InFlight(task, future, submitted, timeout, key,
+                                                resubmits)
         self._by_key[key] = task.step_id
         self._completed.add(future)
+
+    def _resubmit_unstarted(self, flight: _InFlight, value: object) -> bool:
+        """A task lost with a worker before it started (Dask had queued it there) is sent
+        again, at most `MAX_RESUBMITS` times; one that had started fails as a crash."""
+        exc = value[1] if isinstance(value, tuple) and len(value) == 3 else value
+        if (type(exc).__name__ != "KilledWorker" or flight.resubmits >= MAX_RESUBMITS
+                or self._lost is not None or flight.key in self._started_keys()):
+            return False
+        key = f"{self._key(flight.task)}-r{flight.resubmits + 1}"
+        self._send(flight.task, flight.timeout, key, flight.resubmits + 1, flight.submitted)
+        return True
+
+    def _started_keys(self) -> set[str]:
+        try:
+            events = self._client.get_events(STARTED_TOPIC)
+        except Exception:  # noqa: BLE001 - the scheduler may be gone: assume it started
+            return {f.key for f in self._running.values()}
+        return {msg.get("key") for _, msg in events if isinstance(msg, dict)}
 
     def wait(self, timeout: float | None = None) -> list[StepResult]:
         """Results of finished tasks, waiting at most `timeout` seconds for at least one."""
@@ -158,7 +185,8 @@ class DaskExecutor:
             flight = self._running.pop(step_id, None) if step_id is not None else None
             if flight is None:
                 continue  # canceled by cancel_all: already reported
-            results.append(self._translate(flight, value))
+            if not self._resubmit_unstarted(flight, value):
+                results.append(self._translate(flight, value))
             future.release()
         return results
 
@@ -173,7 +201,7 @@ class DaskExecutor:
         self._last_timeout_poll = now
         fired = self._fired_timeouts()
         for flight in overdue:
-            key = self._key(flight.task)
+            key = flight.key
             if key in fired and key not in self._timed_out:
                 self._timed_out.add(key)
                 self._client.cancel([flight.future], force=True)
@@ -187,7 +215,7 @@ class DaskExecutor:
 
     def _translate(self, flight: _InFlight, value: object) -> StepResult:
         task, future = flight.task, flight.future
-        key = self._key(task)
+        key = flight.key
         if future.status == "finished" and isinstance(value, StepResult):
             return value
         if key in self._timed_out or (future.status == "error" and flight.timeout is not None

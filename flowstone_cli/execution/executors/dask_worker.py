@@ -28,6 +28,7 @@ from flowstone_cli.execution.tasks import ResultStatus, StepError, StepResult, S
 from flowstone_cli.project.loader import load_project, storage_root_for
 
 TIMEOUT_TOPIC = "flowstone-step-timeouts"
+STARTED_TOPIC = "flowstone-step-started"
 EXIT_TIMED_OUT = 75  # the worker's exit code when its watchdog ended a step
 _CODE_DIR = "flowstone-code"
 
@@ -111,6 +112,9 @@ def _arm_watchdog(worker: object, key: str, timeout: float) -> threading.Timer:
 def run_step(job: WorkerJob, task: StepTask, timeout: float | None, key: str) -> StepResult:
     """Run one attempt of one step on this worker; never raises for the step's own errors."""
     worker = get_worker()
+    # Tells the client this attempt really started here: if the worker dies, a task that never
+    # started is sent again, one that started is a crash (see DaskExecutor).
+    worker.log_event(STARTED_TOPIC, {"key": key})  # type: ignore[attr-defined]
     watchdog = _arm_watchdog(worker, key, timeout) if timeout else None
     try:
         try:
