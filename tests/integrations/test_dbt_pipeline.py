@@ -128,8 +128,10 @@ def test_failing_dbt_test_skips_exactly_its_downstream(tmp_path: Path) -> None:
 
 def test_a_timed_out_build_stops_dbt_and_the_next_run_succeeds(tmp_path: Path) -> None:
     project = _project(tmp_path)
-    # 1s is far less than dbt needs to start: the worker (and dbt's threads) is killed.
-    ran = _cli(project, "materialize", "*", "--json", env={"FIXTURE_DBT_TIMEOUT": "1s"})
+    # The build's start hook counts a range that takes minutes: the 1s timeout kills the
+    # worker (and dbt's threads) mid-build, however fast the machine is.
+    ran = _cli(project, "materialize", "*", "--json",
+               env={"FIXTURE_DBT_TIMEOUT": "1s", "FIXTURE_DBT_SLOW_ROWS": "500000000000"})
     assert ran.code == 1, ran.stdout + ran.stderr
     outcome = {s["asset"]: s["status"] for s in ran.json()["steps"]}
     # The roots of the build time out; the dbt models below them are skipped because of them.
