@@ -88,22 +88,36 @@ def check(ctx: typer.Context, json_flag: JsonOpt = False) -> None:
 
 
 def list_assets(ctx: typer.Context,
+                selection: Annotated[list[str] | None, typer.Argument(
+                    help="Only what this selection resolves to (see `flowstone help "
+                    "selection`).", metavar="[SELECTOR]...", show_default=False)] = None,
+                exclude: ExcludeOpt = None,
                 tenant: Annotated[str | None, typer.Option(
-                    "--tenant", help="Only assets partitioned by this tenant.")] = None,
+                    "--tenant", metavar="TENANT",
+                    help="Only assets partitioned by this tenant.")] = None,
                 json_flag: JsonOpt = False) -> None:
-    """List the project's assets."""
+    """List the project's assets, or what a selection resolves to (and why each is in).
+
+    Examples:
+      flowstone list
+      flowstone list 'tag:tier=gold,group:analytics'
+      flowstone list modified+
+    """
     from flowstone_cli.api import project as project_api
 
     state = state_of(ctx, json_flag=json_flag)
-    assets = project_api.list_assets(load(state), tenant=tenant)
+    assets = project_api.list_assets(load(state), tenant=tenant, selection=selection or (),
+                                     exclude=exclude or ())
     if state.json:
         state.printer.emit_json(assets)
         return
     rows = [(a["name"], a["group"], ",".join(f"{k}={v}" if v else k for k, v in a["tags"].items()),
              ", ".join(a["deps"]), a["io_manager"], a["partitions"] or "", a["description"])
+            + ((a["included"],) if selection else ())
             for a in assets]
     state.printer.table(["asset", "group", "tags", "deps", "io_manager", "partitions",
-                         "description"], rows, title=f"{len(assets)} assets")
+                         "description"] + (["included because"] if selection else []), rows,
+                        title=f"{len(assets)} assets")
 
 
 def show(ctx: typer.Context, asset: Annotated[str, typer.Argument(help="Asset name.")],
