@@ -35,9 +35,10 @@ def load(state: CliState) -> Any:
 def init(
     ctx: typer.Context,
     directory: Annotated[Path, typer.Argument(help="Folder to create the project in.")],
-    template: Annotated[str, typer.Option("--template", "-t",
+    template: Annotated[str, typer.Option("--template", "-t", metavar="NAME",
                                           help="Template to start from.")] = "default",
-    name: Annotated[str | None, typer.Option("--name", help="Project name (default: the folder "
+    name: Annotated[str | None, typer.Option("--name", metavar="NAME",
+                                             help="Project name (default: the folder "
                                              "name).")] = None,
     json_flag: JsonOpt = False,
 ) -> None:
@@ -97,11 +98,6 @@ def list_assets(ctx: typer.Context,
                     help="Only assets partitioned by this tenant.")] = None,
                 json_flag: JsonOpt = False) -> None:
     """List the project's assets, or what a selection resolves to (and why each is in).
-
-    Examples:
-      flowstone list
-      flowstone list 'tag:tier=gold,group:analytics'
-      flowstone list modified+
     """
     from flowstone_cli.api import project as project_api
 
@@ -160,9 +156,10 @@ def plan(ctx: typer.Context, selection: SelectionArg, exclude: ExcludeOpt = None
 
 
 def graph(ctx: typer.Context,
-          fmt: Annotated[str, typer.Option("--format", "-f",
+          fmt: Annotated[str, typer.Option("--format", "-f", metavar="text|mermaid|dot",
                                            help="text, mermaid or dot")] = "text",
           selection: Annotated[list[str] | None, typer.Argument(
+              metavar="SELECTOR",
               help="Restrict to a selection (default: every asset).")] = None) -> None:
     """Print the asset graph as text, Mermaid or Graphviz dot."""
     from flowstone_cli.api import plans as plans_api

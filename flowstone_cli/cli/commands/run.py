@@ -57,19 +57,24 @@ def materialize(
     force: Annotated[bool, typer.Option("--force", help="Run every selected step, even when "
                                         "up to date.")] = False,
     executor: Annotated[str | None, typer.Option(
-        "--executor", "-e", help="inline or process (default: [executor] type, else process).",
+        "--executor", "-e", metavar="inline|process",
+        help="Where steps run (default: the type in flowstone.toml's \\[executor] table, "
+        "else process).",
         show_default=False)] = None,
-    workers: Annotated[int | None, typer.Option("--workers", "-w", min=1,
+    workers: Annotated[int | None, typer.Option("--workers", "-w", metavar="N", min=1,
                                                 help="Worker processes (default: one per "
                                                 "core).", show_default=False)] = None,
     fail_fast: Annotated[bool, typer.Option("--fail-fast", help="Stop scheduling new steps "
                                             "after the first failure.")] = False,
-    tag: Annotated[list[str] | None, typer.Option("--tag", help="Run tag KEY=VALUE "
+    tag: Annotated[list[str] | None, typer.Option("--tag", metavar="KEY=VALUE",
+                                                  help="Run tag KEY=VALUE "
                                                   "(repeatable).")] = None,
     step_timeout: Annotated[str | None, typer.Option(
-        "--step-timeout", help="Kill steps running longer than this (e.g. 10m), unless the "
+        "--step-timeout", metavar="DURATION",
+        help="Kill steps running longer than this (e.g. 10m), unless the "
         "asset sets its own timeout.", show_default=False)] = None,
-    by: Annotated[str | None, typer.Option("--by", help="Who is running this (default: "
+    by: Annotated[str | None, typer.Option("--by", metavar="NAME",
+                                           help="Who is running this (default: "
                                            "$FLOWSTONE_ACTOR, else the OS user).",
                                            show_default=False)] = None,
     run_id: Annotated[str | None, typer.Option("--run-id", hidden=True)] = None,
