@@ -59,3 +59,18 @@ def test_cancel_of_a_finished_run_does_not_suggest_resume(tmp_path: Path) -> Non
     assert f"run {run_id} is not running (it is succeeded)" in result.stderr
     assert "finished every step" in result.stderr
     assert "runs resume" not in result.stderr
+
+
+def test_an_unpicklable_value_is_blamed_on_its_type_not_the_storage(tmp_path: Path) -> None:
+    project = tmp_path / "unpicklable"
+    (project / "assets").mkdir(parents=True)
+    (project / "flowstone.toml").write_text('[project]\nname = "unpicklable"\n')
+    (project / "assets" / "locks.py").write_text(
+        "import threading\n\nfrom flowstone_cli import asset\n\n\n"
+        "@asset(io_manager=\"pickle\")\ndef guarded():\n"
+        "    return {\"lock\": threading.Lock()}\n")
+    result = run_cli("-p", str(project), "materialize", "guarded", "--executor", "inline")
+    assert result.code == 1, (result.stdout, result.stderr)
+    assert "the value cannot be pickled" in result.stderr
+    assert "lock" in result.stderr
+    assert "reachable" not in result.stderr
