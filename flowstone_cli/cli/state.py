@@ -36,6 +36,8 @@ def state_of(ctx: typer.Context, *, json_flag: bool = False) -> CliState:
 
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Without a terminal, print a "
+                                          "line for up-to-date steps too.")]
 SelectionArg = Annotated[list[str], typer.Argument(
     metavar="SELECTOR",
     help="Assets to select: name, +name, name+, 2+name, group:NAME, tag:KEY=VALUE or *.",

@@ -11,7 +11,7 @@ from typer.core import TyperGroup
 from flowstone_cli.cli.commands.inspect import load
 from flowstone_cli.cli.commands.run import render_summary
 from flowstone_cli.cli.progress import RunView
-from flowstone_cli.cli.state import CliState, ExcludeOpt, JsonOpt, state_of
+from flowstone_cli.cli.state import CliState, ExcludeOpt, JsonOpt, VerboseOpt, state_of
 from flowstone_cli.errors import UsageError
 
 # The API is imported inside each command, lazily, to keep `flowstone --help` fast.
@@ -112,6 +112,7 @@ def backfill(
     workers: WorkersOpt = None,
     by: Annotated[str | None, typer.Option("--by", metavar="NAME", help="Who is running this.",
                                            show_default=False)] = None,
+    verbose: VerboseOpt = False,
     json_flag: JsonOpt = False,
 ) -> None:
     """Backfill SEL over partitions: `--from START --to END`, `--partitions K1 K2 ...` or
@@ -131,7 +132,7 @@ def backfill(
     keys = tuple(k for value in partitions or [] for k in value.split())
     request = PartitionRequest(keys=keys, start=start, end=end, all=all_partitions)
     project = load(state)
-    with RunView(state.printer, log_format=state.log_format) as view:
+    with RunView(state.printer, log_format=state.log_format, verbose=verbose) as view:
         result = start_backfill(project, selection, request,
                                 options=_options(selection, exclude, force, executor, workers, by),
                                 max_parallel=max_parallel, sink=view)

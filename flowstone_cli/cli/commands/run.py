@@ -8,13 +8,14 @@ from typing import Annotated, Any
 import typer
 
 from flowstone_cli.cli.commands.inspect import load
-from flowstone_cli.cli.progress import RunView, summary_table
+from flowstone_cli.cli.progress import RunView, counts_line, summary_table
 from flowstone_cli.cli.state import (
     ExcludeOpt,
     JsonOpt,
     PartitionOpt,
     PartitionRangeOpt,
     SelectionArg,
+    VerboseOpt,
     state_of,
 )
 from flowstone_cli.errors import UsageError
@@ -79,6 +80,7 @@ def materialize(
                                            show_default=False)] = None,
     run_id: Annotated[str | None, typer.Option("--run-id", hidden=True)] = None,
     trigger: Annotated[str, typer.Option("--trigger", hidden=True)] = "cli",
+    verbose: VerboseOpt = False,
     json_flag: JsonOpt = False,
 ) -> None:
     """Compute and store the selected assets that are not up to date."""
@@ -94,7 +96,7 @@ def materialize(
                                  tags=parse_tags(tag), step_timeout=step_timeout, actor=by,
                                  partitions=partition_request(partition, partitions),
                                  run_id=run_id, trigger=trigger)
-    with RunView(state.printer, log_format=state.log_format) as view:
+    with RunView(state.printer, log_format=state.log_format, verbose=verbose) as view:
         summary = run_materialize(project, options, sink=view)
     render_summary(state, summary)
     raise typer.Exit(summary.exit_code)
@@ -108,9 +110,8 @@ def render_summary(state: object, summary: object) -> None:
         return
     if printer.is_terminal:
         printer.out.print(summary_table(summary))
-    counts = ", ".join(f"{n} {s}" for s, n in sorted(summary.counts.items()))  # type: ignore
-    printer.line(f"run {summary.run_id} {summary.status.value} in "  # type: ignore
-                 f"{summary.duration_s:.2f}s: {counts or 'nothing to do'}")  # type: ignore
+    printer.line(f"run {summary.run_id} {summary.status.value}: "  # type: ignore
+                 + counts_line(summary.counts, summary.duration_s))  # type: ignore
     for outcome in summary.steps:  # type: ignore[attr-defined]
         if outcome.status.value == "waiting_approval":
             printer.line(f"waiting: {outcome.key}: {outcome.reason}")
