@@ -136,6 +136,13 @@ class SelectionError(FlowStoneError):
     code = "invalid_selection"
 
 
+class NothingSelectedError(SelectionError):
+    """A state selection (`status:stale`, `modified`) matches nothing now: nothing to do."""
+
+    code = "nothing_selected"
+    exit_code = ExitCode.OK
+
+
 class InvalidNameError(FlowStoneError):
     """An asset name, partition key or other identifier is unsafe or malformed."""
 

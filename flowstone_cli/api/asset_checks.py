@@ -16,6 +16,7 @@ from flowstone_cli.execution.check_runner import check_records, run_checks
 from flowstone_cli.execution.runtime import partition_info
 from flowstone_cli.metadata.checks import CheckRecord
 from flowstone_cli.planning.partition_selection import PartitionRequest, partitions_for
+from flowstone_cli.api.selecting import select_from
 from flowstone_cli.planning.selection import select
 from flowstone_cli.project.loader import Project
 
@@ -122,7 +123,7 @@ def check_assets(project: Project, selection: Sequence[str], exclude: Sequence[s
         PartitionError: the partitions do not fit the selected assets.
     """
     definitions = project.definitions
-    chosen = [a for a in select(definitions, selection, exclude).assets
+    chosen = [a for a in select_from(project, open_store(project), selection, exclude).assets
               if definitions.checks_of(a)]
     store = open_store(project)
     if not chosen or not store.exists():

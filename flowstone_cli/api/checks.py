@@ -17,7 +17,7 @@ def target_problems(project: Project) -> list[Problem]:
     problems: list[Problem] = []
     for spec in [*definitions.schedules.values(), *definitions.sensors.values()]:
         try:
-            chosen = select(definitions, [spec.target])
+            chosen = select(definitions, [spec.target], state=lambda term: set(definitions.assets))
         except FlowStoneError as exc:
             problems.append(Problem("bad_target", f"{spec.kind} `{spec.name}`: {exc.message}",
                                     spec.location, exc.hint))

@@ -40,7 +40,7 @@ from flowstone_cli.definitions.partitioning import is_keyed, upstream_keys
 from flowstone_cli.planning.partition_selection import PartitionRequest, partitions_for
 from flowstone_cli.planning.gates import block, checkpoint_keys, gates
 from flowstone_cli.planning.plan import Action, Plan, StepKey, build_plan
-from flowstone_cli.planning.selection import select
+from flowstone_cli.api.selecting import select_from
 from flowstone_cli.project.interpolate import redact
 from flowstone_cli.project.loader import Project
 from flowstone_cli.project.validation import memory_manager_problems
@@ -109,7 +109,7 @@ def decided_plan(project: Project, store: MetadataStore, selection: Sequence[str
         done: steps to skip as already done (a resumed backfill's finished steps).
     """
     definitions = project.definitions
-    chosen = select(definitions, selection, exclude)
+    chosen = select_from(project, store, selection, exclude)
     now = datetime.now(timezone.utc)
     dynamic: dict[str, list[str]] = {}
     if store.exists() and any(definitions.assets[a].partitions is not None for a in chosen.assets):

@@ -95,9 +95,16 @@ def cancel_run(project: Project, run_id: str, *, by: str | None = None,
     with store.reader() as reader:
         run = reader.get_run(run_id)
     if run.status is not RunStatus.RUNNING:
+        if run.status is RunStatus.SUCCEEDED:
+            hint = "Only a running run can be canceled; this one finished every step."
+        elif run.status is RunStatus.WAITING_APPROVAL:
+            hint = ("Only a running run can be canceled; this one waits for approval: "
+                    "`flowstone checkpoints list --status pending`, then approve or reject.")
+        else:
+            hint = ("Only a running run can be canceled; `flowstone runs resume "
+                    f"{run.run_id}` re-runs what it did not finish.")
         raise UsageError(f"run {run.run_id} is not running (it is {run.status.value})",
-                         hint="Only a running run can be canceled; `flowstone runs resume "
-                              f"{run.run_id}` re-runs what it did not finish.")
+                         hint=hint)
     with store.writer() as writer:
         writer.request_cancel(run.run_id, by=current_actor(by), now=datetime.now(timezone.utc))
         live = [r for r in writer.running_runs() if r.run_id == run.run_id]

@@ -9,14 +9,15 @@ from flowstone_cli.api.wiring import open_store
 from flowstone_cli.planning.graph_export import render_graph
 from flowstone_cli.planning.partition_selection import PartitionRequest
 from flowstone_cli.planning.plan import Plan
-from flowstone_cli.planning.selection import Selection, select
+from flowstone_cli.api.selecting import select_from
+from flowstone_cli.planning.selection import Selection
 from flowstone_cli.project.loader import Project
 
 
 def select_assets(project: Project, selection: Sequence[str],
                   exclude: Sequence[str] = ()) -> Selection:
     """Evaluate a selection (see `flowstone_cli.planning.selection`)."""
-    return select(project.definitions, selection, exclude)
+    return select_from(project, open_store(project), selection, exclude)
 
 
 def make_plan(project: Project, selection: Sequence[str], exclude: Sequence[str] = (), *,

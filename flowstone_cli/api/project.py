@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Sequence, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -115,14 +115,34 @@ def _serves_tenant(spec: AssetSpec, dimension: str, tenant: str) -> bool:
         return True
 
 
-def list_assets(project: Project, *, tenant: str | None = None) -> list[dict[str, Any]]:
-    """Every asset of the project as plain data, in dependency order; with `tenant`, only the
-    assets partitioned by the project's tenant dimension that have that tenant."""
-    specs = [project.definitions.assets[n] for n in project.definitions.order]
+def list_assets(project: Project, *, tenant: str | None = None,
+                selection: Sequence[str] = (), exclude: Sequence[str] = ()
+                ) -> list[dict[str, Any]]:
+    """The project's assets as plain data, in dependency order: every one, or what
+    `selection` resolves to (each with `included`, why it is in). With `tenant`, only the
+    assets partitioned by the project's tenant dimension that have that tenant.
+
+    Raises:
+        SelectionError: the selection is malformed or matches nothing.
+    """
+    reasons: dict[str, str] = {}
+    names = list(project.definitions.order)
+    if selection:
+        # Imported here: a plain `flowstone list` stays light (no store, no lineage code).
+        from flowstone_cli.api.selecting import select_from
+        from flowstone_cli.api.wiring import open_store
+
+        chosen = select_from(project, open_store(project), selection, exclude)
+        names, reasons = list(chosen.assets), dict(chosen.reasons)
+    specs = [project.definitions.assets[n] for n in names]
     only = tenant_filter(project, tenant)
     if only is not None:
         specs = [s for s in specs if _serves_tenant(s, only.dimension, only.tenant)]
-    return [describe_asset(spec, root=project.root) for spec in specs]
+    described = [describe_asset(spec, root=project.root) for spec in specs]
+    for item in described:
+        if reasons:
+            item["included"] = reasons[item["name"]]
+    return described
 
 
 def show_asset(project: Project, name: str) -> dict[str, Any]:

@@ -11,7 +11,8 @@ from flowstone_cli._version import __version__
 from flowstone_cli.api.lineage import read_session
 from flowstone_cli.errors import UsageError
 from flowstone_cli.metadata.migrations import CURRENT_SCHEMA_VERSION
-from flowstone_cli.planning.selection import select
+from flowstone_cli.api.selecting import select_from
+from flowstone_cli.api.wiring import open_store
 from flowstone_cli.project.loader import Project
 from flowstone_cli.reporting.html import render_html
 from flowstone_cli.reporting.model import REPORT_FORMATS, Report, build_report
@@ -50,7 +51,7 @@ def make_report(project: Project, selection: Sequence[str] = ("*",),
         SelectionError: the selection is malformed or matches nothing.
         UsageError: `since` is not a date or time.
     """
-    chosen = select(project.definitions, selection, exclude)
+    chosen = select_from(project, open_store(project), selection, exclude)
     start = parse_since(since)
     with read_session(project) as reader:
         schema = int(reader.meta().get("schema_version", CURRENT_SCHEMA_VERSION)) if reader \

@@ -8,7 +8,8 @@ from datetime import datetime, timezone
 from flowstone_cli.api.lineage import read_session
 from flowstone_cli.lineage.status import StatusReport, stale_steps
 from flowstone_cli.planning.partition_selection import PartitionRequest
-from flowstone_cli.planning.selection import select
+from flowstone_cli.api.selecting import select_from
+from flowstone_cli.api.wiring import open_store
 from flowstone_cli.project.loader import Project
 
 
@@ -23,7 +24,7 @@ def status(project: Project, selection: Sequence[str] = ("*",), exclude: Sequenc
         SelectionError: the selection is malformed or matches nothing.
         PartitionError: the partitions do not fit the selected assets.
     """
-    chosen = select(project.definitions, selection, exclude)
+    chosen = select_from(project, open_store(project), selection, exclude)
     with read_session(project) as reader:
         return stale_steps(project.definitions, chosen, partitions or PartitionRequest(), reader,
                            now=datetime.now(timezone.utc))

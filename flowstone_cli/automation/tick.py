@@ -84,7 +84,7 @@ class TickReport:
 
 def latest_partition(definitions: Definitions, target: str, fire_time: datetime) -> str | None:
     """The newest complete window, at `fire_time`, of the target's time partitions."""
-    for name in select(definitions, [target]).assets:
+    for name in select(definitions, [target], state=lambda term: set(definitions.assets)).assets:
         definition = definitions.assets[name].partitions
         if isinstance(definition, MultiPartitions) and definition.time_dimension:
             definition = definition.dimension(definition.time_dimension)

@@ -10,10 +10,13 @@ from typing import Annotated
 import typer
 
 from flowstone_cli._version import __version__
+from flowstone_cli.cli import examples, help_format, help_topics
 from flowstone_cli.cli.commands import register_commands
 from flowstone_cli.cli.output import Printer
 from flowstone_cli.cli.state import CliState
 from flowstone_cli.errors import ExitCode, FlowStoneError
+
+help_format.apply()
 
 app = typer.Typer(
     name="flowstone",
@@ -38,7 +41,8 @@ def _global(
         "--project", "-p", help="Project folder (default: $FLOWSTONE_PROJECT, then the nearest "
         "parent holding flowstone.toml).", show_default=False)] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
-    log_format: Annotated[str, typer.Option("--log-format", help="text or json",
+    log_format: Annotated[str, typer.Option("--log-format", metavar="text|json",
+                                            help="text or json",
                                             show_default=True)] = "text",
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
@@ -51,6 +55,8 @@ def _global(
 
 
 register_commands(app)
+help_topics.register(app)
+examples.attach(app)
 
 
 def main(argv: list[str] | None = None) -> int:

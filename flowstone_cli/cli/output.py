@@ -143,6 +143,9 @@ class Printer:
             self.err.print(self.clean(f"{len(problems)} problem(s) found"), style="red",
                            markup=False)
             return
+        if int(exc.exit_code) == 0:  # e.g. nothing selected: information, not a failure
+            self.err.print(self.clean(exc.message), markup=False, highlight=False)
+            return
         self.err.print(self.clean(f"error: {exc.message}"), style="red", markup=False,
                        highlight=False)
         if exc.hint:

@@ -1,5 +1,5 @@
-"""How a run looks: a rich live display on a terminal, one plain line per finished step in CI
-and cron, nothing but the final object with `--json`."""
+"""How a run looks: a rich live display on a terminal, one plain line per step that ran in CI
+and cron (up-to-date steps too with `-v`), nothing but the final object with `--json`."""
 
 from __future__ import annotations
 
@@ -27,8 +27,10 @@ _STYLE = {EventKind.STEP_SUCCEEDED: "green", EventKind.STEP_FAILED: "red",
 class RunView:
     """An `EventSink` that renders a run for people (or stays quiet for `--json`)."""
 
-    def __init__(self, printer: Printer, *, log_format: str = "text") -> None:
+    def __init__(self, printer: Printer, *, log_format: str = "text",
+                 verbose: bool = False) -> None:
         self.printer = printer
+        self.verbose = verbose
         self.log_format = log_format
         self.live_mode = printer.is_terminal and not printer.json and log_format == "text"
         self.total = 0
@@ -80,7 +82,8 @@ class RunView:
                 self._recent = (self._recent + [Text(self.printer.clean(event.message),
                                                      style=_STYLE.get(event.kind, ""))])[-8:]
             self._live.update(self._render())
-        elif important:
+        elif important and (self.verbose or event.kind is not EventKind.STEP_UP_TO_DATE):
+            # Without a terminal: a line per step that ran; up-to-date steps only with -v.
             elapsed = time.monotonic() - self.started
             sys.stdout.write(self.printer.clean(
                 f"[{elapsed:7.2f}s] {self.done}/{self.total} {event.message}") + "\n")
@@ -112,3 +115,16 @@ def summary_table(summary: Any, clean: Callable[[str], str]) -> Table:
                       clean(outcome.reason or ""),
                       duration)
     return table
+
+
+# The order of the closing counts line; other statuses follow alphabetically.
+_COUNT_ORDER = ("succeeded", "up_to_date", "failed", "timed_out", "skipped", "canceled",
+                "waiting_approval")
+
+
+def counts_line(counts: dict[str, int], duration_s: float) -> str:
+    """`3 succeeded, 362 up to date, 0 failed in 12.3s` (zero counts left out)."""
+    order = {status: i for i, status in enumerate(_COUNT_ORDER)}
+    parts = [f"{n} {status.replace('_', ' ')}" for status, n in
+             sorted(counts.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0])) if n]
+    return f"{', '.join(parts) or 'nothing to do'} in {duration_s:.1f}s"

@@ -36,17 +36,23 @@ def state_of(ctx: typer.Context, *, json_flag: bool = False) -> CliState:
 
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Without a terminal, print a "
+                                          "line for up-to-date steps too.")]
 SelectionArg = Annotated[list[str], typer.Argument(
+    metavar="SELECTOR",
     help="Assets to select: name, +name, name+, 2+name, group:NAME, tag:KEY=VALUE or *.",
     show_default=False)]
 ExcludeOpt = Annotated[list[str] | None, typer.Option(
-    "--exclude", "-x", help="Remove these assets from the selection (same syntax).")]
+    "--exclude", "-x", metavar="SELECTOR",
+    help="Remove these assets from the selection (same syntax).")]
 
 PartitionOpt = Annotated[list[str] | None, typer.Option(
-    "--partition", help="A partition key (repeatable); multi-dimensional keys are written "
+    "--partition", metavar="KEY",
+    help="A partition key (repeatable); multi-dimensional keys are written "
     "dim=key,dim=key in any order.", show_default=False)]
 PartitionRangeOpt = Annotated[str | None, typer.Option(
-    "--partitions", help="An inclusive range START..END, e.g. 2025-01-01..2025-01-31.",
+    "--partitions", metavar="START..END",
+    help="An inclusive range START..END, e.g. 2025-01-01..2025-01-31.",
     show_default=False)]
 
 DaskAddressOpt = Annotated[str | None, typer.Option(

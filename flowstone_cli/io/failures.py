@@ -76,12 +76,28 @@ def operation_error(operation: str, asset: str, partition: str | None, uri: str,
                     exc: BaseException, *, manager: str) -> IOManagerError:
     """Any other failure of `store`/`load`/`exists`/`delete`."""
     verb = {"exists": "check for"}.get(operation, operation)
+    if operation == "store" and _is_pickling_failure(exc):
+        return IOManagerError(
+            f"could not store {describe(asset, partition)} with the {manager} I/O manager: the "
+            f"value cannot be pickled ({describe_cause(exc)})",
+            hint=f"{asset} returned a value holding something pickle cannot copy (an open "
+                 "connection, file, lock, generator, lambda or locally defined class). Return "
+                 "plain data, or create that object inside the asset rather than returning it.",
+            retryable=False)
     return IOManagerError(
         f"could not {verb} {describe(asset, partition)} at {uri} with the {manager} I/O "
         f"manager: {describe_cause(exc)}",
         hint="Check that the storage is reachable and writable; run with --debug for the "
              "traceback.",
         retryable=is_retryable(exc))
+
+
+def _is_pickling_failure(exc: BaseException) -> bool:
+    """Whether `exc` says a value cannot be pickled (not that the storage failed)."""
+    if isinstance(exc, pickle.PicklingError):
+        return True
+    text = str(exc).lower()
+    return isinstance(exc, (TypeError, AttributeError)) and ("pickle" in text)
 
 
 def unsupported_value_error(asset: str, partition: str | None, uri: str, value: Any, *,

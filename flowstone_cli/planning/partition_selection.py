@@ -22,6 +22,7 @@ from flowstone_cli.partitions import (
     PartitionsDefinition,
     TimeWindowPartitions,
 )
+from flowstone_cli.planning.partition_range_errors import out_of_range
 from flowstone_cli.planning.selection import Selection
 
 DynamicKeys = Mapping[str, Sequence[str]]
@@ -167,6 +168,11 @@ def partitions_for(definitions: Definitions, selection: Selection, request: Part
         if definitions.assets[asset].partitions is None:
             result[asset] = [None]
     if not partitioned:
+        if not request.empty and not request.all and selection.assets:
+            names = ", ".join(f"`{a}`" for a in sorted(selection.assets)[:3])
+            raise PartitionError(f"{names} {'is' if len(selection.assets) == 1 else 'are'} not "
+                                 f"partitioned; `{request.describe()}` does not apply",
+                                 hint="Drop --partition/--partitions for unpartitioned assets.")
         return result
     if request.empty:
         spec = definitions.assets[partitioned[0]]
@@ -189,6 +195,15 @@ def partitions_for(definitions: Definitions, selection: Selection, request: Part
             failures[asset] = definition.describe()
     if failures:
         asset, described = next(iter(failures.items()))
+        asked = list(request.keys) or [k for k in (request.start, request.end) if k]
+        precise = out_of_range(definitions.assets[asset].partitions, asked)
+        if precise is not None:
+            raise precise
+        if not any(a in result for a in partitioned) and request.keys:
+            # No selected asset reads the keys in its own terms: its own message says why.
+            definition = definitions.assets[asset].partitions
+            for key in request.keys:
+                definition.validate_key(key, dynamic_keys=dynamic)
         raise PartitionError(f"cannot tell which partitions of `{asset}` ({described}) "
                              f"`{request.describe()}` means",
                              hint="Give keys in that asset's own format, or select it together "

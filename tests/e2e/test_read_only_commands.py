@@ -122,7 +122,7 @@ def test_python_dash_m_runs_the_cli() -> None:
 
 
 def test_usage_errors_exit_2_with_a_message_not_a_traceback() -> None:
-    for args in (["materialize", "--bogus"], ["list", "extra-arg"], ["nosuchcommand"]):
+    for args in (["materialize", "--bogus"], ["show", "asset", "extra-arg"], ["nosuchcommand"]):
         result = run_cli(*args)
         assert result.code == 2, (args, result.stderr)
         assert "Error:" in result.stderr and "Traceback" not in result.stderr

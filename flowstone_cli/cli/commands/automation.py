@@ -33,7 +33,8 @@ def _parse_now(text: str | None) -> datetime | None:
 
 
 def tick(ctx: typer.Context,
-         now: Annotated[str | None, typer.Option("--now", help="Pretend it is this time (ISO, "
+         now: Annotated[str | None, typer.Option("--now", metavar="TIME",
+                                                 help="Pretend it is this time (ISO, "
                                                  "with a zone), for tests and demos.",
                                                  show_default=False)] = None,
          dry_run: Annotated[bool, typer.Option("--dry-run", help="Evaluate and show what would "

@@ -16,6 +16,7 @@ from flowstone_cli.cli.state import (
     DaskAddressOpt,
     ExcludeOpt,
     JsonOpt,
+    VerboseOpt,
     check_executor,
     state_of,
 )
@@ -57,9 +58,13 @@ backfill_app = typer.Typer(
     context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
 IdArg = Annotated[str, typer.Argument(help="Backfill id (or a unique prefix).")]
 ExecutorOpt = Annotated[str | None, typer.Option("--executor", "-e",
-                                                 help="inline, process or dask.",
+                                                 metavar="inline|process|dask",
+                                                 help="Where steps run (default: the type in "
+                                                 "flowstone.toml's \\[executor] table, else "
+                                                 "process).",
                                                  show_default=False)]
-WorkersOpt = Annotated[int | None, typer.Option("--workers", "-w", min=1, show_default=False,
+WorkersOpt = Annotated[int | None, typer.Option("--workers", "-w", metavar="N",
+                                                min=1, show_default=False,
                                                 help="Worker processes.")]
 
 
@@ -95,24 +100,30 @@ def _finish(state: CliState, result: Any) -> None:
 def backfill(
     ctx: typer.Context,
     selection: Annotated[list[str] | None, typer.Argument(
+        metavar="SELECTOR",
         help="Assets to backfill (same syntax as materialize).", show_default=False)] = None,
-    start: Annotated[str | None, typer.Option("--from", help="First partition (inclusive).",
+    start: Annotated[str | None, typer.Option("--from", metavar="KEY",
+                                              help="First partition (inclusive).",
                                               show_default=False)] = None,
-    end: Annotated[str | None, typer.Option("--to", help="Last partition (inclusive).",
+    end: Annotated[str | None, typer.Option("--to", metavar="KEY",
+                                            help="Last partition (inclusive).",
                                             show_default=False)] = None,
     partitions: Annotated[list[str] | None, typer.Option(
-        "--partitions", help="Explicit partition keys (repeatable, or several after one "
+        "--partitions", metavar="KEY",
+        help="Explicit partition keys (repeatable, or several after one "
         "option).", show_default=False)] = None,
     all_partitions: Annotated[bool, typer.Option("--all", help="Every partition.")] = False,
     max_parallel: Annotated[int | None, typer.Option(
-        "--max-parallel", min=1, help="At most N partitions in flight.", show_default=False)] = None,
+        "--max-parallel", metavar="N",
+        min=1, help="At most N partitions in flight.", show_default=False)] = None,
     exclude: ExcludeOpt = None,
     force: Annotated[bool, typer.Option("--force", help="Run up-to-date partitions too.")] = False,
     executor: ExecutorOpt = None,
     dask_address: DaskAddressOpt = None,
     workers: WorkersOpt = None,
-    by: Annotated[str | None, typer.Option("--by", help="Who is running this.",
+    by: Annotated[str | None, typer.Option("--by", metavar="NAME", help="Who is running this.",
                                            show_default=False)] = None,
+    verbose: VerboseOpt = False,
     json_flag: JsonOpt = False,
 ) -> None:
     """Backfill SEL over partitions: `--from START --to END`, `--partitions K1 K2 ...` or
@@ -132,7 +143,7 @@ def backfill(
     keys = tuple(k for value in partitions or [] for k in value.split())
     request = PartitionRequest(keys=keys, start=start, end=end, all=all_partitions)
     project = load(state)
-    with RunView(state.printer, log_format=state.log_format) as view:
+    with RunView(state.printer, log_format=state.log_format, verbose=verbose) as view:
         result = start_backfill(project, selection, request,
                                 options=_options(selection, exclude, force, executor, workers, by,
                                                  dask_address),
@@ -203,7 +214,8 @@ def _describe(partitions: dict[str, Any]) -> str:
 
 @backfill_app.command("show")
 def show(ctx: typer.Context, backfill_id: IdArg,
-         tenant: Annotated[str | None, typer.Option("--tenant", help="Only this tenant's "
+         tenant: Annotated[str | None, typer.Option("--tenant", metavar="TENANT",
+                                                    help="Only this tenant's "
                                                     "partitions.")] = None,
          json_flag: JsonOpt = False) -> None:
     """A backfill's status grid: one row per partition, one column per asset."""

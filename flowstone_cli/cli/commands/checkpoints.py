@@ -17,7 +17,7 @@ from flowstone_cli.errors import UsageError
 
 checkpoints_app = typer.Typer(help="Approval requests of checkpoints.", no_args_is_help=True)
 IdArg = Annotated[str, typer.Argument(help="Request id (or a unique prefix).")]
-ByOpt = Annotated[str | None, typer.Option("--by", help="Who decides (default: "
+ByOpt = Annotated[str | None, typer.Option("--by", metavar="NAME", help="Who decides (default: "
                                            "$FLOWSTONE_ACTOR, else the OS user).",
                                            show_default=False)]
 ResumeOpt = Annotated[bool, typer.Option("--resume/--no-resume", help="Run the paused work "
@@ -31,7 +31,8 @@ def _time(value: Any) -> str:
 @checkpoints_app.command("list")
 def list_requests(ctx: typer.Context,
                   status: Annotated[str | None, typer.Option(
-                      "--status", help="pending, approved, rejected or expired.")] = None,
+                      "--status", metavar="STATUS",
+                      help="pending, approved, rejected or expired.")] = None,
                   json_flag: JsonOpt = False) -> None:
     """Approval requests, newest first."""
     from flowstone_cli.api.approvals import list_requests as api_list
@@ -121,12 +122,14 @@ def approve(ctx: typer.Context,
             request_id: Annotated[str | None, typer.Argument(help="Request id (or a unique "
                                                              "prefix).")] = None,
             by: ByOpt = None,
-            reason: Annotated[str | None, typer.Option("--reason", help="Why.")] = None,
+            reason: Annotated[str | None, typer.Option("--reason", metavar="TEXT",
+                                                       help="Why.")] = None,
             patch: Annotated[Path | None, typer.Option(
                 "--patch", help="A JSON merge patch (RFC 7396) applied to the value before "
                 "it is approved.", exists=True, dir_okay=False, show_default=False)] = None,
             backfill: Annotated[str | None, typer.Option(
-                "--backfill", help="Approve every pending request of this backfill.",
+                "--backfill", metavar="BACKFILL_ID",
+                help="Approve every pending request of this backfill.",
                 show_default=False)] = None,
             resume: ResumeOpt = True, json_flag: JsonOpt = False) -> None:
     """Approve a request (optionally modifying the value) and run what waited for it."""
@@ -149,7 +152,7 @@ def approve(ctx: typer.Context,
 
 
 def reject(ctx: typer.Context, request_id: IdArg,
-           reason: Annotated[str, typer.Option("--reason", help="Why (required).")],
+           reason: Annotated[str, typer.Option("--reason", metavar="TEXT", help="Why (required).")],
            by: ByOpt = None, resume: ResumeOpt = True, json_flag: JsonOpt = False) -> None:
     """Reject a request: what waited for it is recorded as skipped, with the reason."""
     from flowstone_cli.api.approvals import decide

@@ -31,10 +31,6 @@ def _when(value: object) -> str:
 @checks_app.command("list")
 def list_checks(ctx: typer.Context, json_flag: JsonOpt = False) -> None:
     """Every declared check, with its verdicts on the asset's current values.
-
-    Examples:
-      flowstone checks list
-      flowstone --json checks list
     """
     from flowstone_cli.api import asset_checks
 
@@ -59,9 +55,6 @@ def show_check(ctx: typer.Context,
                                                   metavar="N")] = 20,
                json_flag: JsonOpt = False) -> None:
     """A check's definition and its newest results.
-
-    Examples:
-      flowstone checks show cleaned_events.not_null_user_id
     """
     from flowstone_cli.api import asset_checks
 
@@ -90,10 +83,6 @@ def check_assets(ctx: typer.Context, selection: SelectionArg, exclude: ExcludeOp
                  json_flag: JsonOpt = False) -> None:
     """Re-run the checks of the selected assets on their stored values (nothing is
     recomputed). Exit 1 when a check of severity `error` fails.
-
-    Examples:
-      flowstone check-assets cleaned_events
-      flowstone check-assets 'group:analytics' --partitions 2025-01-01..2025-01-31
     """
     from flowstone_cli.api import asset_checks
 

@@ -35,9 +35,10 @@ def load(state: CliState) -> Any:
 def init(
     ctx: typer.Context,
     directory: Annotated[Path, typer.Argument(help="Folder to create the project in.")],
-    template: Annotated[str, typer.Option("--template", "-t",
+    template: Annotated[str, typer.Option("--template", "-t", metavar="NAME",
                                           help="Template to start from.")] = "default",
-    name: Annotated[str | None, typer.Option("--name", help="Project name (default: the folder "
+    name: Annotated[str | None, typer.Option("--name", metavar="NAME",
+                                             help="Project name (default: the folder "
                                              "name).")] = None,
     json_flag: JsonOpt = False,
 ) -> None:
@@ -88,22 +89,31 @@ def check(ctx: typer.Context, json_flag: JsonOpt = False) -> None:
 
 
 def list_assets(ctx: typer.Context,
+                selection: Annotated[list[str] | None, typer.Argument(
+                    help="Only what this selection resolves to (see `flowstone help "
+                    "selection`).", metavar="[SELECTOR]...", show_default=False)] = None,
+                exclude: ExcludeOpt = None,
                 tenant: Annotated[str | None, typer.Option(
-                    "--tenant", help="Only assets partitioned by this tenant.")] = None,
+                    "--tenant", metavar="TENANT",
+                    help="Only assets partitioned by this tenant.")] = None,
                 json_flag: JsonOpt = False) -> None:
-    """List the project's assets."""
+    """List the project's assets, or what a selection resolves to (and why each is in).
+    """
     from flowstone_cli.api import project as project_api
 
     state = state_of(ctx, json_flag=json_flag)
-    assets = project_api.list_assets(load(state), tenant=tenant)
+    assets = project_api.list_assets(load(state), tenant=tenant, selection=selection or (),
+                                     exclude=exclude or ())
     if state.json:
         state.printer.emit_json(assets)
         return
     rows = [(a["name"], a["group"], ",".join(f"{k}={v}" if v else k for k, v in a["tags"].items()),
              ", ".join(a["deps"]), a["io_manager"], a["partitions"] or "", a["description"])
+            + ((a["included"],) if selection else ())
             for a in assets]
     state.printer.table(["asset", "group", "tags", "deps", "io_manager", "partitions",
-                         "description"], rows, title=f"{len(assets)} assets")
+                         "description"] + (["included because"] if selection else []), rows,
+                        title=f"{len(assets)} assets")
 
 
 def show(ctx: typer.Context, asset: Annotated[str, typer.Argument(help="Asset name.")],
@@ -146,9 +156,10 @@ def plan(ctx: typer.Context, selection: SelectionArg, exclude: ExcludeOpt = None
 
 
 def graph(ctx: typer.Context,
-          fmt: Annotated[str, typer.Option("--format", "-f",
+          fmt: Annotated[str, typer.Option("--format", "-f", metavar="text|mermaid|dot",
                                            help="text, mermaid or dot")] = "text",
           selection: Annotated[list[str] | None, typer.Argument(
+              metavar="SELECTOR",
               help="Restrict to a selection (default: every asset).")] = None) -> None:
     """Print the asset graph as text, Mermaid or Graphviz dot."""
     from flowstone_cli.api import plans as plans_api

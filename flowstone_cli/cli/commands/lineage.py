@@ -30,13 +30,16 @@ lineage_app = typer.Typer(help="Where a partition's data came from and what depe
                           no_args_is_help=True)
 AssetArg = Annotated[str, typer.Argument(help="Asset name.", show_default=False)]
 KeyOpt = Annotated[str | None, typer.Option(
-    "--partition", help="Partition key (required for a partitioned asset).", show_default=False)]
-DepthOpt = Annotated[int | None, typer.Option("--depth", min=1, help="At most this many levels.",
+    "--partition", metavar="KEY",
+    help="Partition key (required for a partitioned asset).", show_default=False)]
+DepthOpt = Annotated[int | None, typer.Option("--depth", metavar="N",
+                                              min=1, help="At most this many levels.",
                                               show_default=False)]
 OptionalSelection = Annotated[list[str] | None, typer.Argument(
-    help="Assets to select (default: every asset).", show_default=False)]
+    metavar="SELECTOR", help="Assets to select (default: every asset).", show_default=False)]
 TenantOpt = Annotated[str | None, typer.Option(
-    "--tenant", help="Only partitions of this tenant (the project's tenant dimension).",
+    "--tenant", metavar="TENANT",
+    help="Only partitions of this tenant (the project's tenant dimension).",
     show_default=False)]
 
 
@@ -210,10 +213,12 @@ def status(ctx: typer.Context, selection: OptionalSelection = None, exclude: Exc
 
 def report(ctx: typer.Context, selection: OptionalSelection = None, exclude: ExcludeOpt = None,
            since: Annotated[str | None, typer.Option(
-               "--since", help="Only attempts that ended on or after this date or time (UTC "
+               "--since", metavar="WHEN",
+               help="Only attempts that ended on or after this date or time (UTC "
                "unless a zone is given).", show_default=False)] = None,
            fmt: Annotated[str | None, typer.Option(
-               "--format", "-f", help="md, html, json or csv (default: md; json with --json).",
+               "--format", "-f", metavar="md|html|json|csv",
+               help="md, html, json or csv (default: md; json with --json).",
                show_default=False)] = None,
            output: Annotated[Path | None, typer.Option(
                "--output", "-o", help="Write to this file instead of stdout.",
@@ -292,7 +297,7 @@ def _cell(value: Any) -> Any:
 
 def wipe(ctx: typer.Context, asset: AssetArg,
          partition: Annotated[list[str] | None, typer.Option(
-             "--partition", help="Only this partition (repeatable; default: every "
+             "--partition", metavar="KEY", help="Only this partition (repeatable; default: every "
              "materialized partition).", show_default=False)] = None,
          yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for "
                                            "confirmation.")] = False,

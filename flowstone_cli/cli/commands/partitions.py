@@ -15,7 +15,8 @@ partitions_app = typer.Typer(help="Dynamic partition keys and partition status."
                              no_args_is_help=True)
 NameArg = Annotated[str, typer.Argument(help="Name given to DynamicPartitions(name).")]
 KeysArg = Annotated[list[str], typer.Argument(help="Partition keys.")]
-TenantOpt = Annotated[str | None, typer.Option("--tenant", help="Only this tenant's partitions.")]
+TenantOpt = Annotated[str | None, typer.Option("--tenant", metavar="TENANT",
+                                               help="Only this tenant's partitions.")]
 
 
 @partitions_app.command("add")

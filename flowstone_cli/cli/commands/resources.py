@@ -13,7 +13,7 @@ resources_app = typer.Typer(help="Check the project's resources.", no_args_is_he
 
 @resources_app.command("check")
 def check(ctx: typer.Context, json_flag: JsonOpt = False) -> None:
-    """Validate every [resources.*] section and run each resource's health check."""
+    """Validate every \\[resources.*] section and run each resource's health check."""
     from flowstone_cli.api.resources import check_resources  # lazy: start-up speed
 
     state = state_of(ctx, json_flag=json_flag)

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from flowstone_cli.cli.commands.inspect import load
-from flowstone_cli.cli.progress import RunView, summary_table
+from flowstone_cli.cli.progress import RunView, counts_line, summary_table
 from flowstone_cli.cli.state import (
     DaskAddressOpt,
     ExcludeOpt,
@@ -16,6 +16,7 @@ from flowstone_cli.cli.state import (
     PartitionOpt,
     PartitionRangeOpt,
     SelectionArg,
+    VerboseOpt,
     check_executor,
     state_of,
 )
@@ -59,20 +60,25 @@ def materialize(
     force: Annotated[bool, typer.Option("--force", help="Run every selected step, even when "
                                         "up to date.")] = False,
     executor: Annotated[str | None, typer.Option(
-        "--executor", "-e", help="inline, process or dask (default: the executor type in "
-        "flowstone.toml, else process).", show_default=False)] = None,
+        "--executor", "-e", metavar="inline|process|dask",
+        help="Where steps run (default: the type in flowstone.toml's \\[executor] table, "
+        "else process).",
+        show_default=False)] = None,
     dask_address: DaskAddressOpt = None,
-    workers: Annotated[int | None, typer.Option("--workers", "-w", min=1,
+    workers: Annotated[int | None, typer.Option("--workers", "-w", metavar="N", min=1,
                                                 help="Worker processes (default: one per "
                                                 "core).", show_default=False)] = None,
     fail_fast: Annotated[bool, typer.Option("--fail-fast", help="Stop scheduling new steps "
                                             "after the first failure.")] = False,
-    tag: Annotated[list[str] | None, typer.Option("--tag", help="Run tag KEY=VALUE "
+    tag: Annotated[list[str] | None, typer.Option("--tag", metavar="KEY=VALUE",
+                                                  help="Run tag KEY=VALUE "
                                                   "(repeatable).")] = None,
     step_timeout: Annotated[str | None, typer.Option(
-        "--step-timeout", help="Kill steps running longer than this (e.g. 10m), unless the "
+        "--step-timeout", metavar="DURATION",
+        help="Kill steps running longer than this (e.g. 10m), unless the "
         "asset sets its own timeout.", show_default=False)] = None,
-    by: Annotated[str | None, typer.Option("--by", help="Who is running this (default: "
+    by: Annotated[str | None, typer.Option("--by", metavar="NAME",
+                                           help="Who is running this (default: "
                                            "$FLOWSTONE_ACTOR, else the OS user).",
                                            show_default=False)] = None,
     claim_timeout: Annotated[float | None, typer.Option(
@@ -80,6 +86,7 @@ def materialize(
         "(default: while that run's heartbeat is fresh).", show_default=False)] = None,
     run_id: Annotated[str | None, typer.Option("--run-id", hidden=True)] = None,
     trigger: Annotated[str, typer.Option("--trigger", hidden=True)] = "cli",
+    verbose: VerboseOpt = False,
     json_flag: JsonOpt = False,
 ) -> None:
     """Compute and store the selected assets that are not up to date."""
@@ -95,7 +102,7 @@ def materialize(
                                  tags=parse_tags(tag), step_timeout=step_timeout, actor=by,
                                  partitions=partition_request(partition, partitions),
                                  run_id=run_id, trigger=trigger, claim_timeout=claim_timeout)
-    with RunView(state.printer, log_format=state.log_format) as view:
+    with RunView(state.printer, log_format=state.log_format, verbose=verbose) as view:
         summary = run_materialize(project, options, sink=view)
     render_summary(state, summary)
     raise typer.Exit(summary.exit_code)
@@ -109,9 +116,8 @@ def render_summary(state: object, summary: object) -> None:
         return
     if printer.is_terminal:
         printer.out.print(summary_table(summary, printer.clean))
-    counts = ", ".join(f"{n} {s}" for s, n in sorted(summary.counts.items()))  # type: ignore
-    printer.line(f"run {summary.run_id} {summary.status.value} in "  # type: ignore
-                 f"{summary.duration_s:.2f}s: {counts or 'nothing to do'}")  # type: ignore
+    printer.line(f"run {summary.run_id} {summary.status.value}: "  # type: ignore
+                 + counts_line(summary.counts, summary.duration_s))  # type: ignore
     for outcome in summary.steps:  # type: ignore[attr-defined]
         if outcome.status.value == "waiting_approval":
             printer.line(f"waiting: {outcome.key}: {outcome.reason}")

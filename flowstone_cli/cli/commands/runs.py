@@ -28,9 +28,11 @@ def _time(value: object) -> str:
 @runs_app.command("list")
 def list_runs(ctx: typer.Context,
               limit: Annotated[int, typer.Option("--limit", "-n", min=1)] = 20,
-              status: Annotated[str | None, typer.Option("--status", help="Only runs with this "
+              status: Annotated[str | None, typer.Option("--status", metavar="STATUS",
+                                                         help="Only runs with this "
                                                          "status.")] = None,
-              tenant: Annotated[str | None, typer.Option("--tenant", help="Only runs that "
+              tenant: Annotated[str | None, typer.Option("--tenant", metavar="TENANT",
+                                                         help="Only runs that "
                                                          "touched this tenant's partitions.")]
               = None,
               json_flag: JsonOpt = False) -> None:
@@ -169,12 +171,16 @@ def run_logs(ctx: typer.Context, run_id: RunIdArg,
 def resume_run(
     ctx: typer.Context, run_id: RunIdArg,
     executor: Annotated[str | None, typer.Option(
-        "--executor", "-e", help="inline, process or dask (default: the executor type in "
-        "flowstone.toml, else process).", show_default=False)] = None,
+        "--executor", "-e", metavar="inline|process|dask",
+        help="Where steps run (default: the type in flowstone.toml's \\[executor] table, "
+        "else process).",
+        show_default=False)] = None,
     dask_address: DaskAddressOpt = None,
-    workers: Annotated[int | None, typer.Option("--workers", "-w", min=1, show_default=False,
+    workers: Annotated[int | None, typer.Option("--workers", "-w", metavar="N",
+                                                min=1, show_default=False,
                                                 help="Worker processes.")] = None,
-    by: Annotated[str | None, typer.Option("--by", help="Who is running this (default: "
+    by: Annotated[str | None, typer.Option("--by", metavar="NAME",
+                                           help="Who is running this (default: "
                                            "$FLOWSTONE_ACTOR, else the OS user).",
                                            show_default=False)] = None,
     claim_timeout: Annotated[float | None, typer.Option(
@@ -200,9 +206,10 @@ def resume_run(
 @runs_app.command("cancel")
 def cancel_run(
     ctx: typer.Context, run_id: RunIdArg,
-    wait: Annotated[float, typer.Option("--wait", min=0, help="Seconds to wait for the run to "
+    wait: Annotated[float, typer.Option("--wait", metavar="SECONDS",
+                                        min=0, help="Seconds to wait for the run to "
                                         "record itself canceled (0: do not wait).")] = 30.0,
-    by: Annotated[str | None, typer.Option("--by", help="Who cancels (default: "
+    by: Annotated[str | None, typer.Option("--by", metavar="NAME", help="Who cancels (default: "
                                            "$FLOWSTONE_ACTOR, else the OS user).",
                                            show_default=False)] = None,
     json_flag: JsonOpt = False,
@@ -244,10 +251,6 @@ def export_otel(ctx: typer.Context,
     """Export runs as OpenTelemetry traces (OTLP/HTTP): one trace per run, one span per step
     attempt. Exporting again sends the same ids, so nothing is duplicated. Needs the `otel`
     extra.
-
-    Examples:
-      flowstone runs export-otel 20250115-093012-4f1a2b
-      flowstone runs export-otel --since 2025-01-01 --endpoint http://127.0.0.1:4318
     """
     import os
 

@@ -1,0 +1,58 @@
+"""Compact output without a terminal: a line per step that ran, one closing counts line."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from tests.cli_runner import run_cli
+
+ASSETS = '''\
+from flowstone_cli import DailyPartitions, asset
+
+
+@asset(partitions=DailyPartitions(start="2024-01-01"))
+def readings(context):
+    return {"day": context.partition}
+'''
+
+
+def _project(tmp_path: Path) -> str:
+    project = tmp_path / "daily"
+    (project / "assets").mkdir(parents=True)
+    (project / "flowstone.toml").write_text('[project]\nname = "daily"\n\n[executor]\n'
+                                            'type = "inline"\n')
+    (project / "assets" / "readings.py").write_text(ASSETS)
+    return str(project)
+
+
+def test_an_up_to_date_365_day_backfill_prints_under_5_lines(tmp_path: Path) -> None:
+    project = _project(tmp_path)
+    span = ("--from", "2024-01-01", "--to", "2024-12-30")  # 365 days of a leap year
+    first = run_cli("-p", project, "backfill", "readings", *span, timeout=900)
+    assert first.code == 0, first.stderr
+    ran = [ln for ln in first.stdout.splitlines() if "succeeded in" in ln and "/365 " in ln]
+    assert len(ran) == 365  # a line per step that ran
+    again = run_cli("-p", project, "backfill", "readings", *span, timeout=900)
+    assert again.code == 0, again.stderr
+    lines = [ln for ln in (again.stdout + again.stderr).splitlines() if ln.strip()]
+    assert len(lines) < 5, lines
+    assert re.search(r"run \S+ succeeded: 365 up to date in \d+\.\ds$", again.stdout, re.M), \
+        again.stdout
+    verbose = run_cli("-p", project, "backfill", "readings", *span, "-v", timeout=900)
+    assert verbose.code == 0
+    assert sum("up to date" in ln and "/365 " in ln for ln in verbose.stdout.splitlines()) == 365
+
+
+def test_materialize_closing_line_counts_each_status(tmp_path: Path) -> None:
+    project = _project(tmp_path)
+    first = run_cli("-p", project, "materialize", "readings", "--partitions",
+                    "2024-01-01..2024-01-03")
+    assert first.code == 0, first.stderr
+    assert re.search(r"succeeded: 3 succeeded in \d+\.\ds$", first.stdout, re.M), first.stdout
+    second = run_cli("-p", project, "materialize", "readings", "--partitions",
+                     "2024-01-01..2024-01-04")
+    assert second.code == 0
+    out = second.stdout.splitlines()
+    assert sum("/4 " in ln for ln in out) == 1  # only the step that ran has a line
+    assert re.search(r"succeeded: 1 succeeded, 3 up to date in \d+\.\ds$", second.stdout, re.M)
