@@ -80,6 +80,7 @@ class DuckDBIOManager(IOManager):
             raise ConfigError(f"duckdb I/O manager: lock_timeout {lock_timeout!r} must be a "
                               "number of seconds >= 0", hint="For example lock_timeout = 30.")
         self.lock_timeout = float(lock_timeout)
+        self._created = False
         self.database_path = self._database_path(path)
 
     def _database_path(self, path: str | None) -> str:
@@ -204,6 +205,9 @@ class DuckDBIOManager(IOManager):
         # lazy: keeps CLI start-up fast
         import duckdb
 
+        if not read_only and not self._created:
+            _create_atomically(self.database_path, duckdb)
+            self._created = True
         deadline = time.monotonic() + self.lock_timeout
         delay = _FIRST_DELAY_SECONDS
         while True:
@@ -240,6 +244,36 @@ class DuckDBIOManager(IOManager):
             f"{self.lock_timeout:g} s",
             hint="Wait for that process to finish (or close the program holding the file), or "
                  "raise lock_timeout for this I/O manager.", retryable=True)
+
+
+def _create_atomically(path: str, duckdb: Any) -> None:
+    """Create the warehouse file unless it holds a database, so that workers starting together
+    never open a file another one is still creating (DuckDB writes a new file's header after
+    creating it: a concurrent open, or a kill in between, sees "not a valid DuckDB database
+    file"). The database is built under a temporary name and linked into place, which fails if
+    another process got there first; an empty leftover is replaced."""
+    try:
+        if os.path.getsize(path) > 0:
+            return
+    except FileNotFoundError:
+        pass
+    folder, name = os.path.split(path)
+    os.makedirs(folder or ".", exist_ok=True)
+    building = os.path.join(folder,
+                            f".{name}.{os.getpid()}.{random.getrandbits(32):08x}.creating")
+    try:
+        duckdb.connect(building).close()
+        try:
+            os.link(building, path)
+        except FileExistsError:
+            if os.path.getsize(path) == 0:
+                os.replace(building, path)
+    finally:
+        for leftover in (building, building + ".wal"):
+            try:
+                os.unlink(leftover)
+            except FileNotFoundError:
+                pass
 
 
 def _partition_key(ctx: StoreContext) -> str | None:

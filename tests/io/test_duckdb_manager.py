@@ -150,3 +150,23 @@ def test_lock_held_past_the_deadline_names_the_holding_pid(tmp_path: Path) -> No
     assert f"PID {holder.pid}" in str(caught.value)
     assert caught.value.retryable is True
     assert manager.load(REPORT).equals(pa.table({"a": [1]}))
+
+
+def test_workers_creating_the_warehouse_together_all_store(tmp_path: Path) -> None:
+    # Worker processes storing their first values at once used to see a half-created file
+    # ("not a valid DuckDB database file"); the warehouse is now created atomically.
+    script = textwrap.dedent(f"""
+        import sys, pyarrow as pa
+        from flowstone_cli.io import DuckDBIOManager, StoreContext
+        manager = DuckDBIOManager({str(tmp_path)!r}, path="warehouse.duckdb", lock_timeout=120)
+        part = sys.argv[1]
+        manager.store(StoreContext(asset="metrics", partition=part, partition_path=part),
+                      pa.table({{"x": [int(part)]}}))
+    """)
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(i)], stderr=subprocess.PIPE,
+                              text=True) for i in range(6)]
+    errors = [p.communicate(timeout=300)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0] * 6, errors
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
+        assert con.execute('SELECT count(*) FROM "metrics"').fetchone() == (6,)
+    assert not list(tmp_path.glob(".*creating*"))
