@@ -10,6 +10,7 @@ every later one (`scheduler_lost`), so the run ends failed and `runs resume` fin
 
 from __future__ import annotations
 
+import threading
 import time
 import urllib.request
 from dataclasses import dataclass
@@ -150,18 +151,31 @@ class DaskExecutor:
         again, at most `MAX_RESUBMITS` times; one that had started fails as a crash."""
         exc = value[1] if isinstance(value, tuple) and len(value) == 3 else value
         if (type(exc).__name__ != "KilledWorker" or flight.resubmits >= MAX_RESUBMITS
-                or self._lost is not None or flight.key in self._started_keys()):
+                or self._lost is not None or flight.key in self._started_keys(flight.key)):
             return False
         key = f"{self._key(flight.task)}-r{flight.resubmits + 1}"
         self._send(flight.task, flight.timeout, key, flight.resubmits + 1, flight.submitted)
         return True
 
-    def _started_keys(self) -> set[str]:
-        try:
-            events = self._client.get_events(STARTED_TOPIC)
-        except Exception:  # noqa: BLE001 - the scheduler may be gone: assume it started
-            return {f.key for f in self._running.values()}
-        return {msg.get("key") for _, msg in events if isinstance(msg, dict)}
+    def _started_keys(self, key: str) -> set[str]:
+        """Keys whose step logged its start. Asked in a helper thread with a deadline: with
+        the scheduler gone the client would wait for it, so no answer means "started" (the
+        step then fails as a crash, and the run as a whole reports the lost scheduler)."""
+        if self._client.status != "running":
+            return {key}
+        answer: list[set[str]] = []
+
+        def ask() -> None:
+            try:
+                events = self._client.get_events(STARTED_TOPIC)
+                answer.append({msg.get("key") for _, msg in events if isinstance(msg, dict)})
+            except Exception:  # noqa: BLE001 - no answer is handled below
+                pass
+
+        thread = threading.Thread(target=ask, name="flowstone-dask-events", daemon=True)
+        thread.start()
+        thread.join(timeout=5.0)
+        return answer[0] if answer else {key}
 
     def wait(self, timeout: float | None = None) -> list[StepResult]:
         """Results of finished tasks, waiting at most `timeout` seconds for at least one."""
