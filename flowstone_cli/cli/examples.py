@@ -95,6 +95,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "sensors": ("flowstone sensors list", "flowstone --json sensors list"),
     "sensors list": ("flowstone sensors list", "flowstone --json sensors list"),
     "show": ("flowstone show daily_report", "flowstone --json show daily_report"),
+    "gc": ("flowstone gc", "flowstone --json gc"),
     "sql": ("flowstone sql 'SELECT status, count(*) FROM runs GROUP BY status'",
             "flowstone sql --csv 'SELECT * FROM materializations LIMIT 10'"),
     "status": ("flowstone status", "flowstone status '+daily_report' --partition 2025-02-03"),
