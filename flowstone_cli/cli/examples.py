@@ -101,6 +101,8 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "status": ("flowstone status", "flowstone status '+daily_report' --partition 2025-02-03"),
     "templates": ("flowstone templates", "flowstone init my_project --template default"),
     "tick": ("flowstone tick", "flowstone tick --now 2025-02-03T02:00:00+00:00"),
+    "ui": ("flowstone ui", "flowstone ui --port 9000 --no-open",
+           "flowstone ui --read-only --host 0.0.0.0"),
     "wipe": ("flowstone wipe daily_report --partition 2025-01-15",
              "flowstone wipe user_profiles"),
 }
