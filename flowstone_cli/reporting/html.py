@@ -17,7 +17,9 @@ from flowstone_cli.reporting.tables import (
     checks_table,
     asset_table,
     history_table,
+    partition_lines,
     run_table,
+    strip_window,
 )
 
 _STYLE = """
@@ -35,6 +37,10 @@ td.status-failed { color: #c62828; font-weight: 600; }
 td.status-materialized, td.status-succeeded { color: #2e7d32; }
 .graph { overflow-x: auto; border: 1px solid #eee; padding: 0.5rem; }
 code { font-family: ui-monospace, monospace; }
+.strip { display: flex; flex-wrap: wrap; gap: 1px; margin: 0.2rem 0 0.8rem; }
+.strip span { width: 7px; height: 12px; background: #e0e0e0; }
+.strip span.materialized { background: #43a047; }
+.strip span.failed { background: #e53935; }
 """
 
 
@@ -59,6 +65,20 @@ def _table(table: Table, *, css: str, status_column: str | None = None) -> str:
             + "\n".join(body) + "</tbody></table>")
 
 
+def _partitions(report: Report) -> str:
+    """Per partitioned asset, its counts and a strip of its latest partitions (gaps show)."""
+    strips = [a for a in report.assets if a.strip is not None]
+    if not strips:
+        return ""
+    parts = [f"<h2>Partitions ({len(strips)} partitioned assets)</h2>"]
+    for (name, counts, _), asset in zip(partition_lines(report), strips):
+        cells = "".join(f'<span class="{state}" title="{escape(key)}: {state}"></span>'
+                        for key, state in strip_window(asset.strip))
+        parts.append(f"<p><code>{escape(name)}</code>: {escape(counts)}</p>"
+                     f'<div class="strip">{cells}</div>')
+    return "\n".join(parts)
+
+
 def render_html(report: Report) -> str:
     """The report as one standalone HTML document."""
     since = f" · since {escape(_time(report.since))} UTC" if report.since else ""
@@ -73,6 +93,7 @@ def render_html(report: Report) -> str:
         "<h2>Asset graph</h2>", f'<div class="graph">{render_svg(report.assets)}</div>',
         f"<h2>Assets ({len(report.assets)})</h2>",
         _table(asset_table(report), css="assets", status_column="status"),
+        _partitions(report),
         f"<h2>Runs: audit trail ({len(report.runs)})</h2>",
         _table(run_table(report), css="runs", status_column="status"),
         f"<h2>Approvals ({len(report.approvals)})</h2>",

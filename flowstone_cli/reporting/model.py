@@ -56,6 +56,17 @@ class AssetRow:
     code_version: str
     upstream: tuple[str, ...]
     summary: AssetSummary
+    strip: tuple[tuple[str, str], ...] | None = None  # (key, state) of every partition so far
+
+    @property
+    def partition_counts(self) -> dict[str, int] | None:
+        """Of a partitioned asset, how many partitions so far are materialized, failed, missing."""
+        if self.strip is None:
+            return None
+        counts = {"materialized": 0, "failed": 0, "missing": 0}
+        for _, state in self.strip:
+            counts[state] += 1
+        return counts
 
     @property
     def status(self) -> AssetStatus:
@@ -74,7 +85,37 @@ class AssetRow:
                 "partitions_materialized": self.summary.materialized,
                 "partitions_failed": self.summary.failed,
                 "partitions_wiped": self.summary.wiped,
-                "last_materialized_at": _iso(self.summary.last_materialized_at)}
+                "last_materialized_at": _iso(self.summary.last_materialized_at),
+                "partition_counts": self.partition_counts}
+
+
+_FAILED = {StepStatus.FAILED, StepStatus.TIMED_OUT, StepStatus.ABANDONED}
+
+
+def partition_strips(definitions: Definitions, assets: tuple[str, ...],
+                     reader: StoreReader | None, now: datetime
+                     ) -> dict[str, tuple[tuple[str, str], ...]]:
+    """For each partitioned asset, every partition so far (in key order) with its state:
+    `materialized`, `failed` (its latest attempt failed) or `missing`, so gaps show."""
+    partitioned = [a for a in assets if definitions.assets[a].partitions is not None]
+    if not partitioned:
+        return {}
+    latest = reader.latest_materializations(partitioned) if reader else {}
+    attempts = reader.latest_attempts(partitioned) if reader else {}
+    dynamic = reader.dynamic_keys() if reader else {}
+    strips = {}
+    for name in partitioned:
+        keys = definitions.assets[name].partitions.keys(now=now, dynamic_keys=dynamic)
+        states = []
+        for key in keys:
+            attempt, done = attempts.get((name, key)), latest.get((name, key))
+            if attempt is not None and attempt.status in _FAILED and (
+                    done is None or attempt.step_id != done.step_id):
+                states.append((key, "failed"))
+            else:
+                states.append((key, "materialized" if done is not None else "missing"))
+        strips[name] = tuple(states)
+    return strips
 
 
 def step_dict(step: StepRecord, inputs: tuple[LineageRecord, ...]) -> dict[str, Any]:
@@ -162,12 +203,13 @@ def build_report(definitions: Definitions, chosen: Selection, reader: StoreReade
         for row in reader.lineage_of(succeeded):
             grouped.setdefault(row.step_id, []).append(row)
     runs = reader.runs_by_id({s.run_id for s in history}) if reader else []
+    strips = partition_strips(definitions, assets, reader, now)
     rows = []
     for name in assets:
         spec = definitions.assets[name]
         described = spec.partitions.describe() if spec.partitions is not None else None
         rows.append(AssetRow(name, spec.group, described, spec.code_version, spec.upstream,
-                             summaries.get(name, AssetSummary())))
+                             summaries.get(name, AssetSummary()), strips.get(name)))
     inputs = {sid: tuple(sorted(rs, key=lambda r: (r.upstream_asset, r.upstream_partition or "")))
               for sid, rs in grouped.items()}
     checkpoints = {n for n in assets if isinstance(definitions.assets[n], CheckpointSpec)}

@@ -37,9 +37,56 @@ def asset_table(report: Report) -> Table:
              "last materialized (UTC)", "code version"], rows)
 
 
+STRIP_CELLS = 120  # the most recent partitions drawn in a strip
+_STRIP_CHARS = {"materialized": "█", "failed": "×", "missing": "·"}
+
+
+def strip_window(strip: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    """The partitions a strip draws: from the first to the last one ever attempted (the last
+    `STRIP_CELLS` of them), so the gaps between materialized partitions show; never-attempted
+    assets show their latest partitions."""
+    tried = [i for i, (_, state) in enumerate(strip) if state != "missing"]
+    if not tried:
+        return strip[-STRIP_CELLS:]
+    end = tried[-1] + 1
+    return strip[max(tried[0], end - STRIP_CELLS):end]
+
+
+def partition_lines(report: Report) -> list[tuple[str, str, str]]:
+    """Per partitioned asset: (asset, counts text, strip of its latest partitions as text:
+    █ materialized, × failed, · missing)."""
+    lines = []
+    for asset in report.assets:
+        if asset.strip is None:
+            continue
+        counts = asset.partition_counts or {}
+        text = (f"{counts['materialized']} materialized, {counts['failed']} failed, "
+                f"{counts['missing']} missing")
+        shown = strip_window(asset.strip)
+        strip = "".join(_STRIP_CHARS[state] for _, state in shown)
+        if shown:
+            strip = f"{shown[0][0]} {strip} {shown[-1][0]}"
+        lines.append((asset.name, text, strip))
+    return lines
+
+
+def final_state(report: Report, run_id: str, status: str) -> str:
+    """A run's status, with what became of it when it waited for approval: `waiting_approval
+    → approved by NAME (resumed by RUN)` or `→ rejected by NAME`."""
+    if status != "waiting_approval":
+        return status
+    decided = [a for a in report.approvals if a.run_id == run_id and a.decided_by]
+    if not decided:
+        return status
+    last = decided[-1]
+    resumed = f" (resumed by {last.resumed_run_id})" if last.resumed_run_id else ""
+    return f"{status} → {last.status.value} by {last.decided_by}{resumed}"
+
+
 def run_table(report: Report) -> Table:
     """The audit trail: one row per run, who started it, where, with which command."""
-    rows = [[r.run_id, r.status.value, _text(r.trigger), _text(r.actor),
+    rows = [[r.run_id, final_state(report, r.run_id, r.status.value), _text(r.trigger),
+             _text(r.actor),
              f"{_text(r.host)} (pid {_text(r.pid)})", _text(r.command),
              _text(r.flowstone_version), _time(r.started_at), _time(r.ended_at)]
             for r in report.runs]
@@ -93,6 +140,18 @@ def _md_table(table: Table) -> list[str]:
     return lines if rows else ["(none)"]
 
 
+def _md_partitions(report: Report) -> list[str]:
+    lines = partition_lines(report)
+    if not lines:
+        return []
+    out = [f"## Partitions ({len(lines)} partitioned assets)", "",
+           f"From the first to the last partition attempted (at most {STRIP_CELLS}): "
+           "█ materialized, × failed, · missing.", ""]
+    for name, counts, strip in lines:
+        out += [f"- **{name}**: {counts}", f"  `{strip}`" if strip else ""]
+    return [*out, ""]
+
+
 def render_markdown(report: Report) -> str:
     """The report as a Markdown document."""
     since = f" · since {_time(report.since)} UTC" if report.since else ""
@@ -101,6 +160,7 @@ def render_markdown(report: Report) -> str:
              f"{report.flowstone_version} (metadata schema {report.schema_version}) · "
              f"selection `{' '.join(report.selection)}`{since}", "",
              f"## Assets ({len(report.assets)})", "", *_md_table(asset_table(report)), "",
+             *_md_partitions(report),
              f"## Runs: audit trail ({len(report.runs)})", "", *_md_table(run_table(report)), "",
              f"## Approvals ({len(report.approvals)})", "",
              *_md_table(approvals_table(report)), "",
