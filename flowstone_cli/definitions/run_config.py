@@ -17,6 +17,7 @@ from typing import Any
 from flowstone_cli.errors import Problem, UsageError
 
 CONFIG_HASH_KEY = "config_hash"
+ANY = ""  # bare keys: for the only selected asset that has a config model
 
 
 def check_config_model(model: Any, where: str) -> Any:
@@ -39,9 +40,9 @@ def _scalar(text: str) -> Any:
         return text
 
 
-def parse_pairs(pairs: Iterable[str], configured: Iterable[str]) -> dict[str, dict[str, Any]]:
-    """`--config` pairs as asset -> {field: value}; `key=v` needs exactly one configured asset."""
-    names = sorted(configured)
+def parse_pairs(pairs: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """`--config` pairs as asset -> {field: value}; a bare `key=v` goes under `ANY` (the one
+    selected asset with a config, resolved by `validate_config`)."""
     out: dict[str, dict[str, Any]] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
@@ -50,10 +51,7 @@ def parse_pairs(pairs: Iterable[str], configured: Iterable[str]) -> dict[str, di
                              hint="e.g. --config limit=10 or --config ASSET.limit=10")
         asset, dot, field = key.partition(".")
         if not dot:
-            if len(names) != 1:
-                raise UsageError(f"--config {pair!r}: say which asset (ASSET.{key}=...)",
-                                 hint="Assets with a config: " + (", ".join(names) or "none"))
-            asset, field = names[0], key
+            asset, field = ANY, key
         out.setdefault(asset, {})[field] = _scalar(value)
     return out
 
@@ -65,13 +63,19 @@ def load_file(path: str, configured: Iterable[str]) -> dict[str, dict[str, Any]]
             data = tomllib.load(fh)
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise UsageError(f"cannot read --config-file {path}: {exc}") from exc
-    names = sorted(configured)
-    if names and all(isinstance(v, dict) for v in data.values()) and set(data) <= set(names):
+    return by_asset(data, configured, f"--config-file {path}")
+
+
+def by_asset(data: Mapping[str, Any], configured: Iterable[str],
+             what: str) -> dict[str, dict[str, Any]]:
+    """`{asset: {field: value}}` as is, or `{field: value}` for the only configured asset."""
+    names = set(configured)
+    if data and all(isinstance(v, dict) for v in data.values()) and set(data) <= names:
         return {k: dict(v) for k, v in data.items()}
-    if len(names) == 1:
-        return {names[0]: dict(data)}
-    raise UsageError(f"--config-file {path}: use a [ASSET] table per asset",
-                     hint="Assets with a config: " + (", ".join(names) or "none"))
+    if any(isinstance(v, dict) for v in data.values()):
+        raise UsageError(f"{what}: tables must be named after assets with a config model",
+                         hint="Assets with a config: " + (", ".join(sorted(names)) or "none"))
+    return {ANY: dict(data)}
 
 
 def merge(*layers: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -135,11 +139,20 @@ def validate_config(definitions: Any, selected: Iterable[str],
     """Validate the config of every selected asset that has a model (given values over
     defaults); values for an asset without a model are an error (exit 2)."""
     models = configured_assets(definitions)
+    chosen = set(selected)
+    if ANY in given:
+        targets = sorted(a for a in models if a in chosen)
+        if len(targets) != 1:
+            keys = ", ".join(f"ASSET.{k}" for k in given[ANY])
+            raise UsageError(f"config {', '.join(given[ANY])} without an asset, but "
+                             f"{len(targets)} selected assets have a config model",
+                             hint=f"Write {keys}=...; selected assets with a config: "
+                             + (", ".join(targets) or "none"))
+        given = merge({targets[0]: given[ANY]}, {k: v for k, v in given.items() if k != ANY})
     stray = sorted(set(given) - set(models))
     if stray:
         raise UsageError(f"config given for {', '.join(stray)}, which has no config model",
                          hint="Assets with a config: " + (", ".join(sorted(models)) or "none"))
-    chosen = set(selected)
     return validate({a: m for a, m in models.items() if a in chosen},
                     {a: v for a, v in given.items() if a in chosen})
 
