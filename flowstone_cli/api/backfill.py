@@ -98,7 +98,7 @@ def start_backfill(project: Project, selection: Sequence[str], request: Partitio
     store = open_store(project)
     # Validate selection and partitions now, so a bad call records nothing.
     decided_plan(project, store, selection, options.exclude, force=options.force,
-                 partitions=request)
+                 partitions=request, config=options.config)
     record = BackfillRecord(
         backfill_id=f"bf-{new_run_id()}", status=BackfillStatus.RUNNING,
         selection=" ".join(selection), exclude=" ".join(options.exclude) or None,

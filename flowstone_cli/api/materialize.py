@@ -37,6 +37,7 @@ from flowstone_cli.metadata.records import RunRecord
 from flowstone_cli.metadata.statuses import RunStatus
 from flowstone_cli.metadata.store import MetadataStore
 from flowstone_cli.definitions.partitioning import is_keyed, upstream_keys
+from flowstone_cli.definitions.run_config import config_hash, validate_config, with_config_tag
 from flowstone_cli.planning.partition_selection import PartitionRequest, partitions_for
 from flowstone_cli.planning.gates import block, checkpoint_keys, gates
 from flowstone_cli.planning.plan import Action, Plan, StepKey, build_plan
@@ -86,6 +87,7 @@ class MaterializeOptions:
     actor: str | None = None
     command: str | None = None
     claim_timeout: float | None = None
+    config: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -96,20 +98,24 @@ class DecidedPlan:
     current: dict[tuple[str, str | None], Current]
     keyed_inputs: frozenset[tuple[str, str]] = frozenset()
     approvals: dict[tuple[str, str | None], tuple[str, str]] = field(default_factory=dict)
+    config: dict[str, str] = field(default_factory=dict)  # asset -> validated config JSON
 
 
 def decided_plan(project: Project, store: MetadataStore, selection: Sequence[str],
                  exclude: Sequence[str] = (), *, force: bool = False,
                  partitions: PartitionRequest | None = None,
-                 done: set[tuple[str, str | None]] | None = None) -> DecidedPlan:
+                 done: set[tuple[str, str | None]] | None = None,
+                 config: Mapping[str, Mapping[str, Any]] | None = None) -> DecidedPlan:
     """The plan for a selection with each step marked run (and why) or skip (up to date).
 
     Args:
         partitions: the partitions asked for (required when partitioned assets are selected).
         done: steps to skip as already done (a resumed backfill's finished steps).
+        config: run config values by asset (`--config`); validated here, before any step runs.
     """
     definitions = project.definitions
     chosen = select_from(project, store, selection, exclude)
+    configs = validate_config(definitions, chosen.assets, config or {})
     now = datetime.now(timezone.utc)
     dynamic: dict[str, list[str]] = {}
     if store.exists() and any(definitions.assets[a].partitions is not None for a in chosen.assets):
@@ -132,13 +138,14 @@ def decided_plan(project: Project, store: MetadataStore, selection: Sequence[str
             consumed = reader.lineage_for_steps([m.step_id for m in latest.values()])
             blocked = failed_blocking_checks(definitions, latest, reader.check_verdicts)
     decided = decide(plan, definitions, latest=latest, attempts=attempts, consumed=consumed,
-                     now=now, force=force, done=done or set(), blocked=blocked)
+                     now=now, force=force, done=done or set(), blocked=blocked,
+                     config_hashes={a: config_hash(text) for a, text in configs.items()})
     decided = hold_behind_failed_checks(decided, latest, blocked)
     current = {key: Current(rec.step_id, rec.data_version) for key, rec in latest.items()}
     keyed = frozenset((a, up) for a in chosen.assets for up in definitions.assets[a].inputs
                       if is_keyed(definitions.assets[a], definitions.assets[up]))
     decided, approvals = apply_gates(decided, definitions, store, current)
-    return DecidedPlan(decided, current, keyed, approvals)
+    return DecidedPlan(decided, current, keyed, approvals, configs)
 
 
 def hold_behind_failed_checks(plan: Plan, latest: dict, blocked: dict[str, str]) -> Plan:
@@ -227,7 +234,7 @@ def materialize(project: Project, options: MaterializeOptions, *,
     try:
         decided = decided_plan(project, store, options.selection, options.exclude,
                                force=options.force, partitions=options.partitions,
-                               done=set(options.done))
+                               done=set(options.done), config=options.config)
         return run_plan(project, store, decided, options, sink=sink, runtime=runtime)
     except FlowStoneError as exc:
         if options.run_id is not None and options.trigger != "cli":
@@ -255,7 +262,7 @@ def run_plan(project: Project, store: MetadataStore, decided: DecidedPlan,
                            .total_seconds() if timeout else None,
                            tags=dict(options.tags), keyed_inputs=decided.keyed_inputs,
                            max_parallel=options.max_parallel, approvals=decided.approvals,
-                           backfill_id=options.backfill_id)
+                           backfill_id=options.backfill_id, config=decided.config)
     now = datetime.now(timezone.utc)
     run_id = options.run_id or new_run_id()
     command = options.command if options.command is not None else " ".join(
@@ -265,7 +272,7 @@ def run_plan(project: Project, store: MetadataStore, decided: DecidedPlan,
                        command=redact(command, project.secrets),
                        actor=current_actor(options.actor), host=socket.gethostname(),
                        pid=os.getpid(), flowstone_version=__version__, started_at=now,
-                       heartbeat_at=now, tags=dict(options.tags),
+                       heartbeat_at=now, tags=with_config_tag(options.tags, decided.config),
                        backfill_id=options.backfill_id, parent_run_id=parent_run_id)
     known = {key: cur.step_id for key, cur in decided.current.items()}
     claims = ClaimBook(run_id, [s.key for s in plan.to_run],

@@ -15,6 +15,7 @@ from flowstone_cli.api.materialize import DecidedPlan, MaterializeOptions, apply
 from flowstone_cli.api.tenants import tenant_filter
 from flowstone_cli.api.ownership import dead_runs, reap, reap_dead_runs
 from flowstone_cli.api.wiring import open_store
+from flowstone_cli.definitions.run_config import config_from_tags, validate_config
 from flowstone_cli.definitions.partitioning import is_keyed, upstream_keys
 from flowstone_cli.errors import UsageError
 from flowstone_cli.events import EventSink, discard
@@ -175,7 +176,10 @@ def resume_run(project: Project, run_id: str, options: MaterializeOptions, *,
                          f"asset(s) {', '.join(missing)}",
                          hint="Materialize what is left with `flowstone materialize`.")
     decided = _resume_plan(project, store, run, todo, final)
-    options = replace(options, selection=(run.selection or "").split(), tags=run.tags,
+    tags, given = config_from_tags(run.tags or {})  # the resumed run's config, re-validated
+    decided = replace(decided, config=validate_config(
+        project.definitions, {k.asset for k in todo}, given))
+    options = replace(options, selection=(run.selection or "").split(), tags=tags,
                       trigger="resume", backfill_id=run.backfill_id)
     return run_plan(project, store, decided, options, sink=sink, parent_run_id=run.run_id)
 

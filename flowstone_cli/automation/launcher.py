@@ -7,6 +7,7 @@ The run id is chosen here and passed down, so the tick can record it before the 
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import subprocess
@@ -15,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from flowstone_cli.automation.receipts import LaunchReceipt, logs_dir, this_host, write_receipt
 
@@ -30,6 +32,7 @@ class LaunchRequest:
         trigger: `schedule:NAME` or `sensor:NAME`.
         tags: run tags.
         partition_range: an inclusive range `START..END` (`--partitions`), if any.
+        config: a schedule's run config (`schedule(config=...)`), plain JSON-able data.
     """
 
     run_id: str
@@ -38,6 +41,7 @@ class LaunchRequest:
     trigger: str = "schedule"
     tags: Mapping[str, str] | None = None
     partition_range: str | None = None
+    config: Mapping[str, Any] | None = None
 
     def argv(self, project_root: Path) -> list[str]:
         """The command line of the launched process."""
@@ -49,6 +53,8 @@ class LaunchRequest:
             args += ["--partitions", self.partition_range]
         for key, value in sorted((self.tags or {}).items()):
             args += ["--tag", f"{key}={value}"]
+        if self.config:
+            args += ["--config-json", json.dumps(self.config, sort_keys=True)]
         return args
 
 

@@ -179,7 +179,7 @@ class Ticker:
                 continue
             request = LaunchRequest(run_id=new_run_id(), selection=tuple(split_terms(
                 [spec.target])), partitions=tuple(p for p in partitions if p is not None),
-                trigger=source)
+                trigger=source, config=spec.config or None)
             if dry_run:
                 report.actions.append(TickAction(source, "would_launch", fire_time,
                                                  partitions=tuple(partitions)))

@@ -11,6 +11,7 @@ from typing import Any, overload
 
 from flowstone_cli.definitions.code_version import function_code_version
 from flowstone_cli.definitions.output import RetryPolicy
+from flowstone_cli.definitions.run_config import check_config_model
 from flowstone_cli.errors import DefinitionError, Problem
 
 CONTEXT_PARAM = "context"
@@ -47,6 +48,7 @@ class AssetSpec:
         file: the file that defines the function.
         line: the line of the definition.
         bad_params: parameters that cannot be dependencies (`*args`, `**kwargs`, positional-only).
+        config: a pydantic model class of the run configuration (`context.config`), or None.
     """
 
     name: str
@@ -70,6 +72,7 @@ class AssetSpec:
     file: str = ""
     line: int = 0
     bad_params: tuple[str, ...] = ()
+    config: Any = field(default=None, compare=False)
 
     kind = "asset"
 
@@ -133,7 +136,8 @@ def build_asset_spec(fn: Callable[..., Any], *, name: str | None = None,
                      tags: Mapping[str, str] | None = None, requires: Iterable[str] | None = None,
                      retry: RetryPolicy | None = None, code_version: str | None = None,
                      timeout: str | None = None, max_age: str | None = None,
-                     cross_tenant: bool = False, pool: str | None = None) -> AssetSpec:
+                     cross_tenant: bool = False, pool: str | None = None,
+                     config: Any = None) -> AssetSpec:
     """Make an `AssetSpec` from a function and the `@asset` arguments."""
     if not callable(fn):
         raise DefinitionError([Problem("bad_argument", f"@asset decorates a function, got {fn!r}")])
@@ -176,6 +180,7 @@ def build_asset_spec(fn: Callable[..., Any], *, name: str | None = None,
         file=file,
         line=line,
         bad_params=bad,
+        config=check_config_model(config, where) if config is not None else None,
     )
 
 
@@ -190,7 +195,7 @@ def asset(fn: Callable[..., Any] | None = None, /, **kwargs: Any) -> Any:
 
     Use bare (`@asset`) or with arguments: `name`, `deps`, `io_manager`, `partitions`,
     `partition_mappings`, `description`, `group`, `tags`, `requires`, `retry`, `code_version`,
-    `timeout`, `max_age`, `cross_tenant`, `pool`. The function's parameters other than
+    `timeout`, `max_age`, `cross_tenant`, `pool`, `config`. The function's parameters other than
     `context` name the upstream assets whose values it receives.
 
     Returns:
@@ -198,7 +203,7 @@ def asset(fn: Callable[..., Any] | None = None, /, **kwargs: Any) -> Any:
     """
     allowed = {"name", "deps", "io_manager", "partitions", "partition_mappings", "description",
                "group", "tags", "requires", "retry", "code_version", "timeout", "max_age",
-               "cross_tenant", "pool"}
+               "cross_tenant", "pool", "config"}
     unknown = sorted(set(kwargs) - allowed)
     if unknown:
         raise DefinitionError([Problem("bad_argument", f"@asset got unknown argument(s) "

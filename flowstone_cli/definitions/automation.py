@@ -79,6 +79,8 @@ class ScheduleSpec:
         catch_up: "latest", "all" or "none" (see docs/automation.md).
         max_catch_up: with catch_up="all", at most this many missed ticks are launched.
         fn: for the decorator form, `(context) -> key | [keys] | None | SkipReason`.
+        config: run config of the launched runs: `{ASSET: {KEY: VALUE}}`, or `{KEY: VALUE}`
+            when only one asset has a config model (JSON-able values).
         file, line: where it is defined.
     """
 
@@ -93,6 +95,7 @@ class ScheduleSpec:
     fn: Callable[..., Any] | None = field(default=None, compare=False, repr=False)
     file: str = ""
     line: int = 0
+    config: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     kind = "schedule"
 
@@ -162,12 +165,13 @@ class ScheduleSpec:
 
 def schedule(*, cron: str, target: str, name: str = "", partition: Any = None,
              timezone: str = "UTC", catch_up: str = "latest", max_catch_up: int = 24,
-             description: str = "") -> ScheduleSpec:
+             description: str = "", config: Mapping[str, Any] | None = None) -> ScheduleSpec:
     """Declare a schedule (module-level value, or a decorator on a function of `context`)."""
     file, line = caller_location(2)
     return ScheduleSpec(name=name, cron=cron, target=target, partition=partition,
                         timezone=timezone, catch_up=catch_up, max_catch_up=max_catch_up,
-                        description=description, file=file, line=line)
+                        description=description, file=file, line=line,
+                        config=dict(config or {}))
 
 
 @dataclass(frozen=True)

@@ -137,6 +137,8 @@ class AssetContext:
         tags: the run's tags (`--tag KEY=VALUE`).
         code_version: the code version being materialized.
         limits: the project's `[limits.*]` rates for `rate_limit` (set by the runner).
+        config: the run's validated config (an instance of the asset's `config=` model), or
+            None when the asset declares none.
     """
 
     asset: str
@@ -151,6 +153,7 @@ class AssetContext:
     tags: Mapping[str, str] = field(default_factory=dict)
     code_version: str = ""
     limits: Any = field(default=None, repr=False, compare=False)
+    config: Any = None
 
     def rate_limit(self, name: str, cost: float = 1) -> float:
         """Wait until `cost` units of the `[limits.NAME]` rate may be used.

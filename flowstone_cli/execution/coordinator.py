@@ -53,6 +53,7 @@ class RunSettings:
     step_timeout: float | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
     keyed_inputs: frozenset[tuple[str, str]] = frozenset()
+    config: Mapping[str, str] = field(default_factory=dict)  # asset -> validated config JSON
     max_parallel: int | None = None
     approvals: Mapping[tuple[str, str | None], tuple[str, str]] = field(default_factory=dict)
     backfill_id: str | None = None
@@ -175,7 +176,8 @@ class Coordinator(ResultHandling, BatchLaunching):
         return StepTask(step_id=new_id(), run_id=self.run_id, asset=key.asset,
                         partition=key.partition, attempt=attempt, inputs=tuple(inputs),
                         tags=tuple(sorted(self.settings.tags.items())), keyed_params=keyed,
-                        approval=self.settings.approvals.get((key.asset, key.partition)))
+                        approval=self.settings.approvals.get((key.asset, key.partition)),
+                        config=self.settings.config.get(key.asset))
 
     def _submit_ready(self) -> None:
         self._requeue_held_batches()

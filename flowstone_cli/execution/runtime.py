@@ -28,6 +28,7 @@ from flowstone_cli.execution.check_runner import run_checks
 from flowstone_cli.errors import StepError as StepFailure
 from flowstone_cli.execution.stdout_capture import stdout_to_log
 from flowstone_cli.execution.tasks import ResultStatus, StepError, StepResult, StepTask
+from flowstone_cli.definitions.run_config import CONFIG_HASH_KEY, config_hash
 from flowstone_cli.execution.usage import usage_metadata
 from flowstone_cli.io.base import IOManager, StoreContext
 from flowstone_cli.resources.base import ResourceSet
@@ -150,6 +151,8 @@ class StepRuntime:
                               logs=_logs(log), error=self._describe(spec, exc),
                               metadata=_json_safe(usage), **base)
         metadata.update(usage_metadata(self.resources, self.limits, spec.requires))
+        if task.config is not None:
+            metadata[CONFIG_HASH_KEY] = config_hash(task.config)
         return StepResult(status=ResultStatus.SUCCEEDED, ended_at=time.time(), uri=stored.uri,
                           io_manager=spec.io_manager, size_bytes=stored.size_bytes,
                           rows=stored.rows, data_version=stored.data_version,
@@ -252,7 +255,9 @@ class StepRuntime:
                             partition_window=info.window, partition_keys=dict(info.keys or {}),
                             run_id=task.run_id, step_id=task.step_id, attempt=task.attempt,
                             resources=Resources(values), log=log, tags=dict(task.tags),
-                            code_version=spec.code_version, limits=self.limits)
+                            code_version=spec.code_version, limits=self.limits,
+                            config=spec.config.model_validate_json(task.config)
+                            if spec.config is not None and task.config is not None else None)
 
     @staticmethod
     def _describe(spec: AssetSpec, exc: BaseException) -> StepError:

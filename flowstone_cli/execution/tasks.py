@@ -56,6 +56,7 @@ class StepTask:
     keyed_params: tuple[str, ...] = ()
     approval: tuple[str, str] | None = None  # (request id, JSON merge patch text) of a checkpoint
     batch: tuple[StepTask, ...] = ()  # a batch task: its members run in one tool invocation
+    config: str | None = None  # canonical JSON of the asset's validated run config
 
     @property
     def label(self) -> str:

@@ -13,6 +13,7 @@ from enum import Enum
 from typing import Any
 
 from flowstone_cli.definitions.definitions import Definitions
+from flowstone_cli.definitions.run_config import CONFIG_HASH_KEY, default_hash
 from flowstone_cli.durations import parse_duration
 from flowstone_cli.metadata.records import LineageRecord, StepRecord
 from flowstone_cli.metadata.statuses import StepStatus
@@ -28,6 +29,7 @@ class StaleReason(str, Enum):
     LAST_FAILED = "last attempt failed"
     CHECK_FAILED = "failed blocking check"
     CODE_CHANGED = "code changed"
+    CONFIG_CHANGED = "config changed"
     UPSTREAM_CHANGED = "upstream changed"
     UPSTREAM_STALE = "upstream stale"
     TOO_OLD = "older than max_age"
@@ -59,7 +61,8 @@ def _upstream_changed(step: PlannedStep, materialization: StepRecord,
 def staleness(step: PlannedStep, definitions: Definitions, *,
               latest: Mapping[Key, StepRecord], attempts: Mapping[Key, StepRecord],
               consumed: Mapping[str, Sequence[LineageRecord]], stale_upstream: set[StepKey],
-              now: datetime, blocked: Mapping[str, str] | None = None) -> StaleReason:
+              now: datetime, blocked: Mapping[str, str] | None = None,
+              config_hashes: Mapping[str, str] | None = None) -> StaleReason:
     """The reason `step` is stale, or `UP_TO_DATE`.
 
     Args:
@@ -71,6 +74,8 @@ def staleness(step: PlannedStep, definitions: Definitions, *,
         stale_upstream: upstream steps already known to be stale (they will run).
         now: the current time, for `max_age`.
         blocked: materialization id -> failed blocking checks; such a value is not current.
+        config_hashes: asset -> hash of this run's validated config (default: the model's
+            defaults); a materialization recorded with another `config_hash` is stale.
     """
     key = (step.key.asset, step.key.partition)
     materialization = latest.get(key)
@@ -88,6 +93,12 @@ def staleness(step: PlannedStep, definitions: Definitions, *,
     spec = definitions.assets[step.key.asset]
     if materialization.code_version != spec.code_version:
         return StaleReason.CODE_CHANGED
+    model = getattr(spec, "config", None)
+    if model is not None:
+        wanted = (config_hashes or {}).get(spec.name) or default_hash(model)
+        recorded = (materialization.metadata or {}).get(CONFIG_HASH_KEY)
+        if wanted is not None and recorded != wanted:
+            return StaleReason.CONFIG_CHANGED
     if any(up in stale_upstream for up in step.upstream):
         return StaleReason.UPSTREAM_STALE
     if _upstream_changed(step, materialization, consumed.get(materialization.step_id, ()), latest):
@@ -102,7 +113,8 @@ def staleness(step: PlannedStep, definitions: Definitions, *,
 def decide(plan: Plan, definitions: Definitions, *, latest: Mapping[Key, StepRecord],
            attempts: Mapping[Key, StepRecord], consumed: Mapping[str, Sequence[LineageRecord]],
            now: datetime, force: bool = False, done: set[Key] | None = None,
-           blocked: Mapping[str, str] | None = None) -> Plan:
+           blocked: Mapping[str, str] | None = None,
+           config_hashes: Mapping[str, str] | None = None) -> Plan:
     """The plan with every step marked run (with its staleness reason) or skip (up to date).
 
     Steps in `done` (finished earlier by the same backfill) are skipped as `done earlier`.
@@ -121,7 +133,7 @@ def decide(plan: Plan, definitions: Definitions, *, latest: Mapping[Key, StepRec
         else:
             reason = staleness(step, definitions, latest=latest, attempts=attempts,
                                consumed=consumed, stale_upstream=stale, now=now,
-                               blocked=blocked)
+                               blocked=blocked, config_hashes=config_hashes)
         if reason is StaleReason.UP_TO_DATE:
             decisions[step.key] = (Action.SKIP, reason.value)
         else:

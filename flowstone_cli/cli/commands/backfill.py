@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from typing import Annotated, Any
 
 import typer
 from typer.core import TyperGroup
 
 from flowstone_cli.cli.commands.inspect import load
-from flowstone_cli.cli.commands.run import render_summary
+from flowstone_cli.cli.commands.run import ConfigFileOpt, ConfigOpt, render_summary, run_config
 from flowstone_cli.cli.progress import RunView
 from flowstone_cli.cli.state import (
     CliState,
@@ -123,6 +124,8 @@ def backfill(
     workers: WorkersOpt = None,
     by: Annotated[str | None, typer.Option("--by", metavar="NAME", help="Who is running this.",
                                            show_default=False)] = None,
+    config: ConfigOpt = None,
+    config_file: ConfigFileOpt = None,
     verbose: VerboseOpt = False,
     json_flag: JsonOpt = False,
 ) -> None:
@@ -143,10 +146,10 @@ def backfill(
     keys = tuple(k for value in partitions or [] for k in value.split())
     request = PartitionRequest(keys=keys, start=start, end=end, all=all_partitions)
     project = load(state)
+    options = replace(_options(selection, exclude, force, executor, workers, by, dask_address),
+                      config=run_config(project, config, config_file))
     with RunView(state.printer, log_format=state.log_format, verbose=verbose) as view:
-        result = start_backfill(project, selection, request,
-                                options=_options(selection, exclude, force, executor, workers, by,
-                                                 dask_address),
+        result = start_backfill(project, selection, request, options=options,
                                 max_parallel=max_parallel, sink=view)
     _finish(state, result)
 

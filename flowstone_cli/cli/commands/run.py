@@ -37,6 +37,32 @@ def parse_tags(values: list[str] | None) -> dict[str, str]:
     return tags
 
 
+ConfigOpt = Annotated[list[str] | None, typer.Option(
+    "--config", metavar="KEY=VALUE", help="Run config value for the asset's config model "
+    "(ASSET.KEY=VALUE when several assets have one; TOML scalar, else string; repeatable).",
+    show_default=False)]
+ConfigFileOpt = Annotated[str | None, typer.Option(
+    "--config-file", metavar="FILE", help="TOML run config: a [ASSET] table per asset (or "
+    "top-level keys when only one asset has a config); --config overrides it.",
+    show_default=False)]
+
+
+def run_config(project: Any, pairs: list[str] | None, file: str | None,
+               json_text: str | None = None) -> dict[str, dict]:
+    """The run config given by a schedule (JSON), `--config-file` then `--config`, by asset
+    (not yet validated)."""
+    if not pairs and not file and not json_text:
+        return {}
+    import json
+
+    from flowstone_cli.definitions import run_config as rc
+
+    names = rc.configured_assets(project.definitions)
+    scheduled = rc.by_asset(json.loads(json_text), names, "schedule config") if json_text else {}
+    return rc.merge(scheduled, rc.load_file(file, names) if file else {},
+                    rc.parse_pairs(pairs or ()))
+
+
 def partition_request(partition: list[str] | None, partitions: str | None) -> Any:
     """The `PartitionRequest` for `--partition` / `--partitions` (not both)."""
     from flowstone_cli.planning.partition_selection import PartitionRequest
@@ -84,6 +110,9 @@ def materialize(
     claim_timeout: Annotated[float | None, typer.Option(
         "--claim-timeout", min=0, help="Seconds a step may wait for another run computing it "
         "(default: while that run's heartbeat is fresh).", show_default=False)] = None,
+    config: ConfigOpt = None,
+    config_file: ConfigFileOpt = None,
+    config_json: Annotated[str | None, typer.Option("--config-json", hidden=True)] = None,
     run_id: Annotated[str | None, typer.Option("--run-id", hidden=True)] = None,
     trigger: Annotated[str, typer.Option("--trigger", hidden=True)] = "cli",
     verbose: VerboseOpt = False,
@@ -101,7 +130,8 @@ def materialize(
                                  dask_address=dask_address,
                                  tags=parse_tags(tag), step_timeout=step_timeout, actor=by,
                                  partitions=partition_request(partition, partitions),
-                                 run_id=run_id, trigger=trigger, claim_timeout=claim_timeout)
+                                 run_id=run_id, trigger=trigger, claim_timeout=claim_timeout,
+                                 config=run_config(project, config, config_file, config_json))
     with RunView(state.printer, log_format=state.log_format, verbose=verbose) as view:
         summary = run_materialize(project, options, sink=view)
     render_summary(state, summary)

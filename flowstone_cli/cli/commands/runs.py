@@ -104,6 +104,8 @@ def show_run(ctx: typer.Context, run_id: RunIdArg, json_flag: JsonOpt = False) -
         printer.line(f"{label:>9}: {value or '-'}")
     if run.parent_run_id:
         printer.line(f"{'resumes':>9}: {run.parent_run_id}")
+    if (run.tags or {}).get("flowstone/config"):  # see definitions/run_config.py
+        printer.line(f"{'config':>9}: {run.tags['flowstone/config']}")
     if (run.summary or {}).get("crashed"):
         printer.line(f"{'crashed':>9}: {run.summary['crashed']}")
     for label in ("error", "log"):
