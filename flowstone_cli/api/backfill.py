@@ -22,6 +22,7 @@ from flowstone_cli.api.tenants import tenant_filter
 from flowstone_cli.api.wiring import open_store
 from flowstone_cli.errors import UsageError
 from flowstone_cli.events import EventSink, discard
+from flowstone_cli.execution.liveness import pid_alive
 from flowstone_cli.execution.outcomes import RunSummary
 from flowstone_cli.metadata.backfills import BackfillRecord, BackfillStatus
 from flowstone_cli.metadata.ids import new_run_id
@@ -114,17 +115,7 @@ def _live_runs(project: Project, backfill_id: str) -> list[Any]:
         running = reader.runs_with_status(RunStatus.RUNNING.value)
     host = socket.gethostname()
     return [run for run in running if run.backfill_id == backfill_id and run.host == host
-            and run.pid is not None and _alive(run.pid)]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+            and run.pid is not None and pid_alive(run.pid)]
 
 
 def resume_backfill(project: Project, backfill_id: str, *, options: MaterializeOptions,
