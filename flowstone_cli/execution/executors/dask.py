@@ -91,6 +91,27 @@ def dashboard_link(client: Client) -> str | None:
         return None
 
 
+def event_keys(client: Client, topic: str, deadline: float) -> set[str] | None:
+    """The `key` of every event logged on `topic`, or None when the scheduler does not answer
+    within `deadline` seconds. Asked in a helper thread: with the scheduler gone or stopped,
+    the client would wait for it without end."""
+    if client.status != "running":
+        return None
+    answer: list[set[str]] = []
+
+    def ask() -> None:
+        try:
+            events = client.get_events(topic)
+            answer.append({msg.get("key") for _, msg in events if isinstance(msg, dict)})
+        except Exception:  # noqa: BLE001 - no answer is handled by the caller
+            pass
+
+    thread = threading.Thread(target=ask, name="flowstone-dask-events", daemon=True)
+    thread.start()
+    thread.join(timeout=deadline)
+    return answer[0] if answer else None
+
+
 class DaskExecutor:
     """Runs tasks on a Dask cluster.
 
@@ -101,6 +122,8 @@ class DaskExecutor:
         job: what tasks need to find their runtime on a worker.
         address: the scheduler address, for messages.
     """
+
+    events_deadline = 5.0  # seconds to wait for the scheduler's event log before giving up
 
     def __init__(self, client: Client, cluster: LocalCluster | None, bundle: CodeBundle,
                  job: WorkerJob, *, address: str) -> None:
@@ -158,24 +181,13 @@ class DaskExecutor:
         return True
 
     def _started_keys(self, key: str) -> set[str]:
-        """Keys whose step logged its start. Asked in a helper thread with a deadline: with
-        the scheduler gone the client would wait for it, so no answer means "started" (the
-        step then fails as a crash, and the run as a whole reports the lost scheduler)."""
-        if self._client.status != "running":
-            return {key}
-        answer: list[set[str]] = []
+        """Keys whose step logged its start. No answer (the scheduler is gone or stuck) means
+        "started": the step then fails as a crash, and the run reports the lost scheduler."""
+        started = self._event_keys(STARTED_TOPIC)
+        return {key} if started is None else started
 
-        def ask() -> None:
-            try:
-                events = self._client.get_events(STARTED_TOPIC)
-                answer.append({msg.get("key") for _, msg in events if isinstance(msg, dict)})
-            except Exception:  # noqa: BLE001 - no answer is handled below
-                pass
-
-        thread = threading.Thread(target=ask, name="flowstone-dask-events", daemon=True)
-        thread.start()
-        thread.join(timeout=5.0)
-        return answer[0] if answer else {key}
+    def _event_keys(self, topic: str) -> set[str] | None:
+        return event_keys(self._client, topic, self.events_deadline)
 
     def wait(self, timeout: float | None = None) -> list[StepResult]:
         """Results of finished tasks, waiting at most `timeout` seconds for at least one."""
@@ -221,11 +233,9 @@ class DaskExecutor:
                 self._client.cancel([flight.future], force=True)
 
     def _fired_timeouts(self) -> set[str]:
-        try:
-            events = self._client.get_events(TIMEOUT_TOPIC)
-        except Exception:  # noqa: BLE001 - the scheduler may be gone; handled by the caller
-            return set()
-        return {msg.get("key") for _, msg in events if isinstance(msg, dict)}
+        """Keys whose worker-side watchdog fired; none when the scheduler does not answer
+        (the caller then treats the run's scheduler as lost)."""
+        return self._event_keys(TIMEOUT_TOPIC) or set()
 
     def _translate(self, flight: _InFlight, value: object) -> StepResult:
         task, future = flight.task, flight.future
