@@ -18,7 +18,14 @@ if [ "$#" -eq 0 ]; then
 fi
 
 hog_pids=()
+sampler_pid=""
+LOAD_LOG="$(mktemp)"
 stop_hogs() {
+    if [ -n "$sampler_pid" ]; then
+        kill "$sampler_pid" 2>/dev/null || true
+        wait "$sampler_pid" 2>/dev/null || true
+        sampler_pid=""
+    fi
     for pid in "${hog_pids[@]}"; do
         kill "$pid" 2>/dev/null || true
     done
@@ -27,7 +34,12 @@ stop_hogs() {
     done
     hog_pids=()
 }
-trap stop_hogs EXIT
+# The 1-minute load average, sampled every 15 s while a round runs (min / mean / max printed).
+load_summary() {
+    awk 'NR == 1 { min = $1; max = $1 } { sum += $1; if ($1 < min) min = $1; if ($1 > max) max = $1 }
+         END { if (NR) printf "min %.1f, mean %.1f, max %.1f over %d samples", min, sum / NR, max, NR }' "$LOAD_LOG"
+}
+trap 'stop_hogs; rm -f "$LOAD_LOG"' EXIT
 trap 'stop_hogs; exit 130' INT TERM
 
 for _ in $(seq "$HOGS"); do
@@ -36,8 +48,15 @@ for _ in $(seq "$HOGS"); do
 done
 echo "started ${HOGS} CPU hogs (PIDs ${hog_pids[*]}); load average: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || uptime)"
 
+( while true; do cut -d' ' -f1 /proc/loadavg >> "$LOAD_LOG"; sleep 15; done ) &
+sampler_pid="$!"
+
 for round in $(seq "$ROUNDS"); do
-    echo "round ${round}/${ROUNDS}: ${PYTHON} -m pytest $*"
-    "$PYTHON" -m pytest "$@"
-    echo "round ${round} passed; load average: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || uptime)"
+    : > "$LOAD_LOG"
+    echo "round ${round}/${ROUNDS} at $(date -u +%H:%M:%S): ${PYTHON} -m pytest $*"
+    if ! "$PYTHON" -m pytest "$@"; then
+        echo "round ${round} FAILED at $(date -u +%H:%M:%S); load average during the round: $(load_summary)"
+        exit 1
+    fi
+    echo "round ${round} passed at $(date -u +%H:%M:%S); load average during the round: $(load_summary)"
 done

@@ -5,12 +5,20 @@ Heavy imports (moto, s3fs) happen inside the fixtures so that collecting tests s
 
 from __future__ import annotations
 
+import signal
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+
+# A suite started in the background by a shell without job control (`cmd &` in a script)
+# inherits SIGINT ignored, and so would every `flowstone` the tests start: the Ctrl-C they send
+# would do nothing. The tests play a terminal's foreground job, whose Ctrl-C works; a handler
+# (unlike SIG_IGN) is reset to the default in the programs the tests run.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 S3_TEST_BUCKET = "flowstone-test"
 _S3_TEST_ENV = {
@@ -79,3 +87,28 @@ def s3_bucket(s3_server: str) -> Iterator[S3Bucket]:
     fs.mkdir(S3_TEST_BUCKET)
     yield S3Bucket(endpoint_url=s3_server, bucket=S3_TEST_BUCKET, storage_options=options, fs=fs)
     s3fs.S3FileSystem.clear_instance_cache()
+
+
+@pytest.fixture(autouse=True)
+def _signals_left_as_found(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test must leave this process's SIGINT/SIGTERM handling as it found it: a disposition of
+    SIG_IGN and a blocked signal mask are inherited by every subprocess the next tests start, whose
+    Ctrl-C then silently does nothing. Restores what was changed and fails the test that did it."""
+    import threading
+
+    def state() -> tuple[object, object, frozenset[int]]:
+        mask = frozenset()
+        if threading.current_thread() is threading.main_thread():
+            mask = frozenset(signal.pthread_sigmask(signal.SIG_BLOCK, []))
+        return signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM), mask
+
+    before = state()
+    yield
+    after = state()
+    if after != before:
+        signal.signal(signal.SIGINT, before[0])
+        signal.signal(signal.SIGTERM, before[1])
+        signal.pthread_sigmask(signal.SIG_SETMASK, before[2])
+        pytest.fail(f"{request.node.nodeid} changed this process's signal handling: "
+                    f"SIGINT {before[0]!r} -> {after[0]!r}, SIGTERM {before[1]!r} -> {after[1]!r}, "
+                    f"blocked {sorted(before[2])} -> {sorted(after[2])}", pytrace=False)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote
 
 from flowstone_cli.errors import ConfigError, IOManagerError
+from flowstone_cli.file_locks import file_session
 from flowstone_cli.io import failures
 from flowstone_cli.io.base import IOManager, StoreContext, StoredValue
 from flowstone_cli.io.publish import HashingWriter, make_dirs_durable
@@ -192,23 +193,29 @@ class DuckDBIOManager(IOManager):
         never shadow the store's tables (the load-time check catches a configured clash; this
         catches one made later, e.g. through a symlink).
         """
-        con = self._connect(ctx, operation, read_only=read_only)
-        try:
-            if not read_only:
-                self._refuse_metadata_store(con, ctx, operation)
-            yield con
-        finally:
-            con.close()
-
-    def _connect(self, ctx: StoreContext, operation: str, *,
-                 read_only: bool) -> duckdb.DuckDBPyConnection:
-        # lazy: keeps CLI start-up fast
-        import duckdb
-
         if not read_only and not self._created:
+            import duckdb  # lazy: keeps CLI start-up fast
+
             _create_atomically(self.database_path, duckdb)
             self._created = True
         deadline = time.monotonic() + self.lock_timeout
+        # The session lock spans open to close: DuckDB alone can lose a transaction committed
+        # while another process is still closing the file (see flowstone_cli/file_locks.py).
+        with file_session(self.database_path, shared=read_only, deadline=deadline,
+                          busy=lambda pid: self._busy_error(ctx, operation, pid)):
+            con = self._connect(ctx, operation, read_only=read_only, deadline=deadline)
+            try:
+                if not read_only:
+                    self._refuse_metadata_store(con, ctx, operation)
+                yield con
+            finally:
+                con.close()
+
+    def _connect(self, ctx: StoreContext, operation: str, *, read_only: bool,
+                 deadline: float) -> duckdb.DuckDBPyConnection:
+        # lazy: keeps CLI start-up fast
+        import duckdb
+
         delay = _FIRST_DELAY_SECONDS
         while True:
             try:
@@ -218,7 +225,9 @@ class DuckDBIOManager(IOManager):
                     raise
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise self._busy_error(ctx, operation, exc) from exc
+                    match = _PID.search(str(exc))
+                    raise self._busy_error(ctx, operation,
+                                           int(match.group(1)) if match else None) from exc
                 # Full jitter: processes that collided do not retry in lock-step.
                 time.sleep(min(remaining, random.uniform(delay / 2, delay)))
                 delay = min(delay * 2, _MAX_DELAY_SECONDS)
@@ -235,9 +244,8 @@ class DuckDBIOManager(IOManager):
                 retryable=False)
 
     def _busy_error(self, ctx: StoreContext, operation: str,
-                    exc: Exception) -> IOManagerError:
-        match = _PID.search(str(exc))
-        holder = f"another process (PID {match.group(1)})" if match else "another process"
+                    pid: int | None) -> IOManagerError:
+        holder = f"another process (PID {pid})" if pid else "another process"
         return IOManagerError(
             f"could not {operation} {failures.describe(ctx.asset, ctx.partition)}: the DuckDB "
             f"warehouse {self.database_path} is locked by {holder}; gave up after "

@@ -12,8 +12,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from flowstone_cli.errors import MetadataStoreError
-from flowstone_cli.metadata.connection import connect, connect_in_memory, duckdb_module
+from flowstone_cli.errors import MetadataStoreBusyError, MetadataStoreError
+from flowstone_cli.file_locks import file_session
+from flowstone_cli.metadata.connection import (busy_error, connect, connect_in_memory,
+                                               duckdb_module)
 from flowstone_cli.metadata.creation import ensure_created, usable
 from flowstone_cli.metadata.migrations import CURRENT_SCHEMA_VERSION
 from flowstone_cli.metadata.schema import migrate, read_schema_version, refuse_newer
@@ -28,7 +30,27 @@ def read_error(path: Path, exc: BaseException) -> MetadataStoreError:
                               hint="Run again with --debug to see the cause.")
 
 
-def open_for_reading(path: Path, deadline: float) -> DuckDBPyConnection:
+@contextmanager
+def locked_connection(path: Path, *, read_only: bool,
+                      deadline: float) -> Iterator[DuckDBPyConnection]:
+    """A connection to `path` inside its session lock (see `flowstone_cli/file_locks.py`):
+    no other FlowStone process opens the file until this connection is closed."""
+    with file_session(path, shared=read_only, deadline=deadline,
+                      busy=lambda pid: _busy(path, pid)):
+        conn = connect(path, read_only=read_only, deadline=deadline)
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+
+def _busy(path: Path, pid: int | None) -> MetadataStoreBusyError:
+    # Worded like DuckDB's own lock message, so the error names the holder the same way.
+    return busy_error(path, f"held in flowstone (PID {pid})" if pid else "")
+
+
+@contextmanager
+def read_session(path: Path, deadline: float) -> Iterator[DuckDBPyConnection]:
     """A read-only connection to `path` at the current schema; an empty store if it is missing.
 
     Raises:
@@ -39,23 +61,27 @@ def open_for_reading(path: Path, deadline: float) -> DuckDBPyConnection:
     if not usable(path):
         # An empty in-memory store answers every query with nothing and creates no file.
         conn = connect_in_memory()
-        migrate(conn, 0, duckdb.__version__)
-        return conn
-    conn = connect(path, read_only=True, deadline=deadline)
-    try:
-        version = read_schema_version(conn)
-    except duckdb.Error as exc:
-        conn.close()
-        raise read_error(path, exc) from exc
-    if version == CURRENT_SCHEMA_VERSION:
-        return conn
-    conn.close()
+        try:
+            migrate(conn, 0, duckdb.__version__)
+            yield conn
+        finally:
+            conn.close()
+        return
+    with locked_connection(path, read_only=True, deadline=deadline) as conn:
+        try:
+            version = read_schema_version(conn)
+        except duckdb.Error as exc:
+            raise read_error(path, exc) from exc
+        if version == CURRENT_SCHEMA_VERSION:
+            yield conn
+            return
     refuse_newer(path, version)
     # Older schema (or a file created but never migrated): upgrade it in a short write session
     # so the queries find the columns they expect, then read.
     with write_session(path, deadline, pre_check=False):
         pass
-    return connect(path, read_only=True, deadline=deadline)
+    with locked_connection(path, read_only=True, deadline=deadline) as conn:
+        yield conn
 
 
 @contextmanager
@@ -84,42 +110,38 @@ def write_session(path: Path, deadline: float, *,
     except (OSError, duckdb.Error) as exc:
         raise MetadataStoreError(f"cannot create metadata store {path}: {exc}",
                                  hint="Check the [metadata] path and its permissions.") from exc
-    conn = connect(path, read_only=False, deadline=deadline)
-    try:
-        # Nobody else can change the file while this connection holds it, so reading the
-        # version before BEGIN is as good as inside the transaction.
-        version = read_schema_version(conn)
-        refuse_newer(path, version)
-        conn.execute("BEGIN TRANSACTION")
-        if version < CURRENT_SCHEMA_VERSION:
-            migrate(conn, version, duckdb.__version__)
-        yield conn
-        conn.execute("COMMIT")
-    except duckdb.Error as exc:
-        _rollback(conn, exc)
-        raise MetadataStoreError(
-            f"could not write to metadata store {path}: {exc}; the write was not recorded",
-            hint=f"Check free disk space and permissions in {path.parent}; the store is "
-                 "unchanged and can be used again once that is fixed.",
-            retryable=isinstance(exc, duckdb.IOException)) from exc
-    except BaseException as exc:
-        _rollback(conn, exc)
-        raise
-    finally:
-        conn.close()
+    with locked_connection(path, read_only=False, deadline=deadline) as conn:
+        try:
+            # Nobody else can change the file while this connection holds it, so reading the
+            # version before BEGIN is as good as inside the transaction.
+            version = read_schema_version(conn)
+            refuse_newer(path, version)
+            conn.execute("BEGIN TRANSACTION")
+            if version < CURRENT_SCHEMA_VERSION:
+                migrate(conn, version, duckdb.__version__)
+            yield conn
+            conn.execute("COMMIT")
+        except duckdb.Error as exc:
+            _rollback(conn, exc)
+            raise MetadataStoreError(
+                f"could not write to metadata store {path}: {exc}; the write was not recorded",
+                hint=f"Check free disk space and permissions in {path.parent}; the store is "
+                     "unchanged and can be used again once that is fixed.",
+                retryable=isinstance(exc, duckdb.IOException)) from exc
+        except BaseException as exc:
+            _rollback(conn, exc)
+            raise
 
 
 def _refuse_newer_read_only(path: Path, deadline: float) -> None:
     # A read-only look before opening read-write, so that a file from a newer FlowStone is never
     # opened for writing and stays byte-for-byte as it was.
     duckdb = duckdb_module()
-    conn = connect(path, read_only=True, deadline=deadline)
-    try:
-        version = read_schema_version(conn)
-    except duckdb.Error as exc:
-        raise read_error(path, exc) from exc
-    finally:
-        conn.close()
+    with locked_connection(path, read_only=True, deadline=deadline) as conn:
+        try:
+            version = read_schema_version(conn)
+        except duckdb.Error as exc:
+            raise read_error(path, exc) from exc
     refuse_newer(path, version)
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from flowstone_cli.metadata.connection import duckdb_module, exclusive_session
 from flowstone_cli.metadata.creation import usable
 from flowstone_cli.metadata.redacting import RedactingConnection
-from flowstone_cli.metadata.sessions import open_for_reading, read_error, write_session
+from flowstone_cli.metadata.sessions import read_error, read_session, write_session
 from flowstone_cli.metadata.store_reader import StepKey, StoreReader
 from flowstone_cli.metadata.store_writer import StoreWriter
 from flowstone_cli.redaction import NO_SECRETS, Redactor
@@ -82,14 +82,12 @@ class MetadataStore:
         """
         duckdb = duckdb_module()
         deadline = time.monotonic() + self.lock_timeout
-        with _ctrl_c_stays_ctrl_c(), exclusive_session(self.path, deadline):
-            conn = open_for_reading(self.path, deadline)
+        with _ctrl_c_stays_ctrl_c(), exclusive_session(self.path, deadline), \
+                read_session(self.path, deadline) as conn:
             try:
                 yield StoreReader(conn)
             except duckdb.Error as exc:
                 raise read_error(self.path, exc) from exc
-            finally:
-                conn.close()
 
 
 # -- ownership and claims (issue 6) --

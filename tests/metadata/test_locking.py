@@ -156,3 +156,60 @@ def test_threads_of_one_process_take_turns(path: Path) -> None:
     assert errors == []
     with store.reader() as r:
         assert len(r.list_runs(limit=100)) == 15
+
+
+HOLD_SESSION = textwrap.dedent("""
+    import sys, time
+    from flowstone_cli.metadata import MetadataStore
+    path, seconds = sys.argv[1], float(sys.argv[2])
+    with MetadataStore(path).writer():
+        print("in session", flush=True)
+        time.sleep(seconds)
+""")
+
+
+def test_a_session_lock_spans_the_whole_session_and_names_its_holder(path: Path) -> None:
+    # DuckDB alone can lose a transaction committed while another process is still closing the
+    # file (flowstone_cli/file_locks.py); FlowStone's sessions hold an flock on the file from
+    # before opening it until after closing it.
+    import fcntl
+
+    holder = python(HOLD_SESSION, path, 30)
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "in session"
+        with path.open("rb") as probe:
+            with pytest.raises(BlockingIOError):
+                fcntl.flock(probe.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+        with pytest.raises(MetadataStoreBusyError) as info, \
+                MetadataStore(path, lock_timeout=0.3).reader():
+            pass
+        assert f"PID {holder.pid}" in str(info.value)
+    finally:
+        holder.kill()
+        holder.wait()
+    with path.open("rb") as probe:  # the lock went with the process
+        fcntl.flock(probe.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def test_readers_share_the_session_lock(path: Path) -> None:
+    import fcntl
+
+    with MetadataStore(path).reader() as r:
+        with path.open("rb") as probe:
+            fcntl.flock(probe.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)  # another reader: fine
+            with pytest.raises(BlockingIOError):
+                fcntl.flock(probe.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)  # a writer waits
+        assert r.list_runs() == []
+
+
+def test_many_sessions_from_three_processes_lose_no_committed_write(path: Path) -> None:
+    procs = [python(WRITE_BATCHES, path, name, 120) for name in ("one", "two", "three")]
+    for proc in procs:
+        _, stderr = proc.communicate(timeout=600)
+        assert proc.returncode == 0, stderr
+    with MetadataStore(path).reader() as r:
+        events = [e for name in ("one", "two", "three") for e in r.events_for_run(name)]
+    per_batch = Counter(e.message for e in events)
+    assert len(per_batch) == 360
+    assert set(per_batch.values()) == {3}
