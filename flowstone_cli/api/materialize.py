@@ -39,7 +39,8 @@ from flowstone_cli.metadata.store import MetadataStore
 from flowstone_cli.definitions.partitioning import is_keyed, upstream_keys
 from flowstone_cli.definitions.run_config import config_hash, validate_config, with_config_tag
 from flowstone_cli.planning.partition_selection import PartitionRequest, partitions_for
-from flowstone_cli.planning.gates import block, checkpoint_keys, gates
+from flowstone_cli.definitions.checkpoint import CheckpointSpec
+from flowstone_cli.planning.gates import behind_checkpoints, block, checkpoint_keys, gates
 from flowstone_cli.planning.plan import Action, Plan, StepKey, build_plan
 from flowstone_cli.api.selecting import select_from
 from flowstone_cli.project.interpolate import redact
@@ -145,7 +146,22 @@ def decided_plan(project: Project, store: MetadataStore, selection: Sequence[str
     keyed = frozenset((a, up) for a in chosen.assets for up in definitions.assets[a].inputs
                       if is_keyed(definitions.assets[a], definitions.assets[up]))
     decided, approvals = apply_gates(decided, definitions, store, current)
+    decided = hold_behind_refused(decided, definitions, store, latest)
     return DecidedPlan(decided, current, keyed, approvals, configs)
+
+
+def hold_behind_refused(plan: Plan, definitions: Any, store: MetadataStore,
+                        latest: dict) -> Plan:
+    """Skip steps whose input is a checkpoint never stored because it is waiting for approval
+    or was rejected (and that this plan does not run), saying so."""
+    keys = sorted({(up.asset, up.partition) for step in plan.to_run for up in step.upstream
+                   if isinstance(definitions.assets[up.asset], CheckpointSpec)
+                   and (up.asset, up.partition) not in latest}, key=str)
+    if not keys or not store.exists():
+        return plan
+    with store.reader() as reader:
+        requests = reader.latest_checkpoint_requests(keys)
+    return behind_checkpoints(plan, requests)
 
 
 def hold_behind_failed_checks(plan: Plan, latest: dict, blocked: dict[str, str]) -> Plan:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from flowstone_cli.definitions.checkpoint import CheckpointSpec
 from flowstone_cli.definitions.definitions import Definitions
 from flowstone_cli.definitions.partitioning import upstream_keys
 from flowstone_cli.errors import FlowStoneError
@@ -23,7 +24,8 @@ from flowstone_cli.lineage.graph import uses_dynamic_partitions
 from flowstone_cli.lineage.staleness import decide, failed_blocking_checks
 from flowstone_cli.metadata.records import LineageRecord
 from flowstone_cli.planning.partition_selection import PartitionRequest, partitions_for
-from flowstone_cli.planning.plan import Action, build_plan
+from flowstone_cli.planning.gates import reason_for, refused
+from flowstone_cli.planning.plan import Action, Plan, StepKey, build_plan
 from flowstone_cli.planning.selection import Selection
 
 if TYPE_CHECKING:
@@ -185,12 +187,29 @@ def stale_steps(definitions: Definitions, chosen: Selection, request: PartitionR
         if reader is not None else {}
     decided = decide(plan, definitions, latest=latest, attempts=attempts, consumed=consumed,
                      now=now, blocked=blocked)
+    held = _held_checkpoints(definitions, decided, latest, reader)
     stale = []
     for step in decided.steps:
         if step.action is not Action.RUN:
             continue
         current = latest.get((step.key.asset, step.key.partition))
-        stale.append(StaleStep(step.key.asset, step.key.partition, step.reason,
+        stale.append(StaleStep(step.key.asset, step.key.partition,
+                               held.get(step.key, step.reason),
                                current.step_id if current else None,
                                current.ended_at if current else None))
     return StatusReport(len(decided.steps), tuple(stale), skipped)
+
+
+def _held_checkpoints(definitions: Definitions, plan: Plan, latest: Mapping,
+                      reader: StoreReader | None) -> dict[StepKey, str]:
+    """Checkpoint steps missing because their newest request waits or was rejected: the
+    request's state is the reason, not "missing"."""
+    keys = [(s.key.asset, s.key.partition) for s in plan.steps
+            if s.action is Action.RUN and s.reason == "missing"
+            and isinstance(definitions.assets[s.key.asset], CheckpointSpec)
+            and (s.key.asset, s.key.partition) not in latest]
+    if not keys or reader is None:
+        return {}
+    requests = reader.latest_checkpoint_requests(keys)
+    return {StepKey(*key): reason_for(request).removeprefix("checkpoint ")
+            for key, request in requests.items() if refused(request)}

@@ -45,8 +45,37 @@ def reason_for(request: CheckpointRequest) -> str:
     """Why a checkpoint step does not run while `request` stands."""
     if request.status is RequestStatus.PENDING:
         return f"{WAITING_PREFIX}flowstone approve {request.request_id}"
-    return (f"checkpoint {request.outcome} by {request.decided_by}"
+    return f"checkpoint {decision(request)}"
+
+
+def decision(request: CheckpointRequest) -> str:
+    """"rejected by NAME: REASON" (the reason only when one was given)."""
+    return (f"{request.outcome} by {request.decided_by}"
             + (f": {request.reason}" if request.reason else ""))
+
+
+def refused(request: CheckpointRequest | None) -> bool:
+    """Whether `request` holds its checkpoint back: pending, or decided other than approved."""
+    return request is not None and (request.status is RequestStatus.PENDING
+                                    or request.outcome != "approved")
+
+
+def behind_checkpoints(plan: Plan, requests: Mapping[Key, CheckpointRequest]) -> Plan:
+    """Skip steps that would read a checkpoint's value that was never stored because its
+    newest request is pending or was rejected (`requests`: such checkpoints not run by this
+    plan, by key): "review[2025-01-05] was rejected by NAME: REASON", not "has never been
+    materialized"."""
+    held: dict[StepKey, tuple[Action, str]] = {}
+    for step in plan.to_run:
+        for up in step.upstream:
+            request = requests.get((up.asset, up.partition))
+            if refused(request) and not (up in plan and plan.get(up).action is Action.RUN):
+                why = (f"is {WAITING_PREFIX}flowstone approve {request.request_id}"
+                       if request.status is RequestStatus.PENDING
+                       else f"was {decision(request)}")
+                held[step.key] = (Action.BLOCKED, f"{up} {why}")
+                break
+    return plan.decide(held) if held else plan
 
 
 def gates(plan: Plan, definitions: Definitions, requests: Mapping[Key, CheckpointRequest],

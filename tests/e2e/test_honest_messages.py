@@ -74,3 +74,28 @@ def test_an_unpicklable_value_is_blamed_on_its_type_not_the_storage(tmp_path: Pa
     assert "the value cannot be pickled" in result.stderr
     assert "lock" in result.stderr
     assert "reachable" not in result.stderr
+
+
+def test_a_downstream_of_a_rejected_checkpoint_names_who_rejected_it_and_why(
+        tmp_path: Path) -> None:
+    from tests.cli_runner import copy_fixture
+
+    project = str(copy_fixture("approvals", tmp_path))
+    run_cli("-p", project, "materialize", "*")
+    request = run_cli("-p", project, "checkpoints", "list", "--status", "pending",
+                      "--json").json()[0]["request_id"]
+    waiting = run_cli("-p", project, "materialize", "published")
+    assert f"review is waiting for approval: flowstone approve {request}" in waiting.stdout
+    assert "never been materialized" not in waiting.stdout + waiting.stderr
+
+    run_cli("-p", project, "reject", request, "--by", "auditor", "--reason",
+            "numbers are wrong")
+    alone = run_cli("-p", project, "materialize", "published", "--json")
+    steps = {s["asset"]: s for s in alone.json()["steps"]}
+    assert steps["published"]["status"] == "skipped"
+    assert steps["published"]["reason"] == "review was rejected by auditor: numbers are wrong"
+    planned = run_cli("-p", project, "plan", "published")
+    assert "review was rejected by auditor: numbers are wrong" in planned.stdout
+    stale = {s["asset"]: s["reason"] for s in
+             run_cli("-p", project, "status", "--json").json()["stale"]}
+    assert stale["review"] == "rejected by auditor: numbers are wrong"
