@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import socket
@@ -303,6 +304,10 @@ def run_plan(project: Project, store: MetadataStore, decided: DecidedPlan,
     # Workers are forked before any metadata connection is opened for this run (never fork
     # with a DuckDB connection open, see RELIABILITY.md); later flushes use short sessions.
     executor = _executor(project, plan, options, runtime)
+    # The run starts now that its workers (or cluster) are up: the duration it reports and
+    # the one `runs list` shows are measured from this same instant.
+    start = datetime.now(timezone.utc)
+    record = dataclasses.replace(record, started_at=start, heartbeat_at=start)
     try:
         recorder.start(record, claims.begin)
     except BaseException:
@@ -311,7 +316,7 @@ def run_plan(project: Project, store: MetadataStore, decided: DecidedPlan,
     coordinator = Coordinator(run_id=run_id, plan=plan, definitions=project.definitions,
                               executor=executor, recorder=recorder, current=decided.current,
                               sink=sink, settings=settings, claims=claims,
-                              pools=build_pool_gate(project))
+                              pools=build_pool_gate(project), started_at=start)
     summary = coordinator.run()
     _announce(project, store, summary)
     export_after_run(project, store, summary.run_id)

@@ -81,7 +81,8 @@ class Coordinator(ResultHandling, BatchLaunching):
                  recorder: RunRecorder, current: Mapping[Key, Current], sink: EventSink,
                  settings: RunSettings, clock: Callable[[], float] = time.time,
                  claims: ClaimBook | None = None,
-                 pools: PoolGate[StepKey] | None = None) -> None:
+                 pools: PoolGate[StepKey] | None = None,
+                 started_at: datetime | None = None) -> None:
         self.run_id = run_id
         self.plan = plan
         self.definitions = definitions
@@ -98,7 +99,10 @@ class Coordinator(ResultHandling, BatchLaunching):
         self._delayed: list[tuple[float, StepKey, int]] = []
         self._running: dict[str, tuple[StepKey, int, float]] = {}
         self._stop_scheduling = False
-        self._started = clock()
+        # The run's recorded start: its duration is measured between the same two recorded
+        # instants in the summary and in `runs list`.
+        self._started_at = started_at if started_at is not None else utc(clock())
+        self._started = self._started_at.timestamp()
         self._unsynced_dirs: set[str] = set()
         self.claims = claims
         self.pools = pools if pools is not None else PoolGate.disabled()
@@ -298,11 +302,12 @@ class Coordinator(ResultHandling, BatchLaunching):
                 # running with its outcome lost; it is held back until the outcome is committed.
                 held = hold_sigint()
                 self.executor.shutdown()
+            ended_at = max(utc(self.clock()), self._started_at)
             summary = RunSummary.build(self.run_id, self.plan, self.outcomes, status,
-                                       self.clock() - self._started)
+                                       (ended_at - self._started_at).total_seconds())
             self._emit(EventKind.RUN_FINISHED, f"run {self.run_id} {summary.status.value}",
                        data=summary.counts)
-            self._flush(final=True, status=summary.status, ended_at=datetime.now(timezone.utc),
+            self._flush(final=True, status=summary.status, ended_at=ended_at,
                         summary=summary.to_record())
         finally:
             release_sigint(held)

@@ -56,3 +56,27 @@ def test_materialize_closing_line_counts_each_status(tmp_path: Path) -> None:
     out = second.stdout.splitlines()
     assert sum("/4 " in ln for ln in out) == 1  # only the step that ran has a line
     assert re.search(r"succeeded: 1 succeeded, 3 up to date in \d+\.\ds$", second.stdout, re.M)
+
+
+def test_the_summary_and_runs_list_give_the_same_duration(tmp_path: Path) -> None:
+    from datetime import datetime
+
+    project = _project(tmp_path)
+    (Path(project) / "flowstone.toml").write_text('[project]\nname = "daily"\n')  # process pool
+    for _ in range(2):  # a fresh store, then one with history
+        run = run_cli("-p", project, "materialize", "readings", "--partitions",
+                      "2024-01-01..2024-01-05", "--force", "--json")
+        assert run.code == 0, run.stderr
+        summary = run.json()
+        listed = {r["run_id"]: r for r in run_cli("-p", project, "runs", "list",
+                                                   "--json").json()}[summary["run_id"]]
+        recorded = (datetime.fromisoformat(listed["ended_at"])
+                    - datetime.fromisoformat(listed["started_at"])).total_seconds()
+        assert round(recorded, 3) == summary["duration_s"]
+    printed = run_cli("-p", project, "materialize", "readings", "--partitions",
+                      "2024-01-01..2024-01-05", "--force")
+    took = re.search(r"^run (\S+) succeeded: 5 succeeded in (\d+\.\ds)$", printed.stdout, re.M)
+    assert took, printed.stdout
+    listed = run_cli("-p", project, "runs", "list").stdout
+    row = next(ln for ln in listed.splitlines() if ln.startswith(took.group(1)))
+    assert f"\t{took.group(2)}\t" in row, (took.group(0), row)
