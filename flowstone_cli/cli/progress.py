@@ -36,7 +36,11 @@ class RunView:
         self.total = 0
         self.done = 0
         self.failed = 0
+        # Steps handed to the executor, in the order they were: the first `slots` run, the
+        # rest wait in its queue (workers take them in that order).
         self.running: dict[str, str] = {}
+        self.slots: int | None = None
+        self._began: set[str] = set()  # steps that reached a worker
         self.started = time.monotonic()
         self._live: Live | None = None
         self._recent: list[Text] = []
@@ -56,16 +60,29 @@ class RunView:
     def __call__(self, event: Event) -> None:
         if event.kind is EventKind.RUN_STARTED:
             self.total = int(event.data.get("steps", 0))
+            slots = event.data.get("slots")
+            self.slots = int(slots) if isinstance(slots, int) and slots > 0 else None
             if event.data.get("dashboard") and not self.printer.json:
                 sys.stderr.write(f"Dask dashboard: {event.data['dashboard']}\n")
         elif event.kind is EventKind.STEP_STARTED and event.step_id:
             self.running[event.step_id] = event.step_label
-        elif event.kind in _FINISHED or event.kind is EventKind.STEP_RETRYING:
+        ran = True
+        if event.kind in _FINISHED or event.kind is EventKind.STEP_RETRYING:
             if event.step_id:
+                ran = self.slots is None or event.step_id in self._began
                 self.running.pop(event.step_id, None)
+                self._began.discard(event.step_id)
             if event.kind in _FINISHED:
                 self.done += 1
                 self.failed += event.kind in (EventKind.STEP_FAILED, EventKind.STEP_TIMED_OUT)
+        if event.kind is not EventKind.STEP_CANCELED:
+            # A worker took the next queued steps (a cancel frees no worker for them).
+            self._began.update(self.running_and_queued_ids()[0])
+        # A step canceled before it started did not run: the closing counts say how many.
+        if event.kind is EventKind.STEP_CANCELED and not ran and not self.verbose:
+            if self._live is not None:
+                self._live.update(self._render())
+            return
         self._show(event)
 
     def _show(self, event: Event) -> None:
@@ -89,31 +106,58 @@ class RunView:
                 f"[{elapsed:7.2f}s] {self.done}/{self.total} {event.message}") + "\n")
             sys.stdout.flush()
 
+    def running_and_queued(self) -> tuple[list[str], int]:
+        """The labels of the steps running now (never more than the workers) and how many
+        more wait in the executor's queue."""
+        ids, queued = self.running_and_queued_ids()
+        return [self.running[i] for i in ids], queued
+
+    def running_and_queued_ids(self) -> tuple[list[str], int]:
+        ids = list(self.running)
+        if self.slots is None:
+            return ids, 0
+        return ids[:self.slots], max(0, len(ids) - self.slots)
+
     def _render(self) -> Group:
         elapsed = time.monotonic() - self.started
-        head = Text(f"{self.done}/{self.total} steps done · {len(self.running)} running · "
-                    f"{self.failed} failed · {elapsed:.1f}s elapsed", style="bold")
-        running = Text("running: " + ", ".join(list(self.running.values())[:6])
-                       + (" …" if len(self.running) > 6 else ""), style="cyan") \
-            if self.running else Text("")
-        return Group(head, running, *self._recent)
+        running, queued = self.running_and_queued()
+        head = Text(f"{self.done}/{self.total} steps done · {len(running)} running · "
+                    + (f"{queued} queued · " if queued else "")
+                    + f"{self.failed} failed · {elapsed:.1f}s elapsed", style="bold")
+        shown = Text("running: " + ", ".join(running[:6]) + (" …" if len(running) > 6 else ""),
+                     style="cyan") if running else Text("")
+        return Group(head, shown, *self._recent)
+
+
+# Steps with these statuses did not run: the table counts them (per reason) instead of
+# giving each its own row, so a canceled 57-step run shows one `canceled` row, not 57.
+_COUNTED = ("up_to_date", "skipped", "canceled")
+_TABLE_STYLE = {"succeeded": "green", "failed": "red", "timed_out": "red", "skipped": "yellow",
+                "canceled": "yellow", "up_to_date": "dim"}
 
 
 def summary_table(summary: Any, clean: Callable[[str], str]) -> Table:
-    """The end-of-run table: one row per step that ran or was skipped for a reason.
+    """The end-of-run table: a row per step that ran (or waits for approval), then one row
+    per status and reason for the steps that did not run, with how many there were.
 
     `clean` masks secrets and escapes control characters in the reasons (error messages).
     """
     table = Table(title=f"run {summary.run_id}: {summary.status.value}", header_style="bold")
     for column in ("step", "status", "reason / error", "duration"):
         table.add_column(column, overflow="fold")
+    counted: dict[tuple[str, str], list[str]] = {}
     for outcome in summary.steps:
+        status = outcome.status.value
+        if status in _COUNTED:
+            counted.setdefault((status, outcome.reason or ""), []).append(str(outcome.key))
+            continue
         duration = "" if outcome.duration_ms is None else f"{outcome.duration_ms / 1000:.2f}s"
-        style = {"succeeded": "green", "failed": "red", "timed_out": "red", "skipped": "yellow",
-                 "canceled": "yellow", "up_to_date": "dim"}.get(outcome.status.value, "")
-        table.add_row(str(outcome.key), Text(outcome.status.value, style=style),
-                      clean(outcome.reason or ""),
-                      duration)
+        table.add_row(str(outcome.key), Text(status, style=_TABLE_STYLE.get(status, "")),
+                      clean(outcome.reason or ""), duration)
+    for (status, reason), keys in sorted(counted.items(),
+                                         key=lambda item: _COUNTED.index(item[0][0])):
+        table.add_row(keys[0] if len(keys) == 1 else f"{len(keys)} steps",
+                      Text(status, style=_TABLE_STYLE[status]), clean(reason), "")
     return table
 
 

@@ -13,7 +13,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 
 from flowstone_cli.definitions.definitions import Definitions
 from flowstone_cli.durations import parse_duration
@@ -291,6 +291,7 @@ class Coordinator(ResultHandling, BatchLaunching):
                    f"{len(self.plan.to_run)} of {len(self.plan)} steps to run" +
                    (f" (dashboard: {dashboard})" if dashboard else ""),
                    data={"steps": len(self.plan), "to_run": len(self.plan.to_run),
+                         "slots": self._slots(),
                          **({"dashboard": dashboard} if dashboard else {})})
         held = None
         try:
@@ -312,6 +313,12 @@ class Coordinator(ResultHandling, BatchLaunching):
         finally:
             release_sigint(held)
         return summary
+
+    def _slots(self) -> int:
+        """How many steps can run at once: the executor's worker threads (tasks submitted
+        beyond that wait in its queue)."""
+        threads = getattr(self.executor, "threads", None)
+        return max(1, threads if isinstance(threads, int) else self.executor.capacity)
 
     def _execute(self) -> RunStatus:
         try:
