@@ -28,9 +28,11 @@ class RunView:
     """An `EventSink` that renders a run for people (or stays quiet for `--json`)."""
 
     def __init__(self, printer: Printer, *, log_format: str = "text",
-                 verbose: bool = False) -> None:
+                 verbose: bool = False, quiet: bool = False) -> None:
+        """`quiet`: without a terminal, no line per step (the caller prints a summary)."""
         self.printer = printer
         self.verbose = verbose
+        self.quiet = quiet
         self.log_format = log_format
         self.live_mode = printer.is_terminal and not printer.json and log_format == "text"
         self.total = 0
@@ -99,7 +101,8 @@ class RunView:
                 self._recent = (self._recent + [Text(self.printer.clean(event.message),
                                                      style=_STYLE.get(event.kind, ""))])[-8:]
             self._live.update(self._render())
-        elif important and (self.verbose or event.kind is not EventKind.STEP_UP_TO_DATE):
+        elif important and not self.quiet and (self.verbose
+                                               or event.kind is not EventKind.STEP_UP_TO_DATE):
             # Without a terminal: a line per step that ran; up-to-date steps only with -v.
             elapsed = time.monotonic() - self.started
             sys.stdout.write(self.printer.clean(

@@ -80,3 +80,22 @@ def test_the_summary_and_runs_list_give_the_same_duration(tmp_path: Path) -> Non
     listed = run_cli("-p", project, "runs", "list").stdout
     row = next(ln for ln in listed.splitlines() if ln.startswith(took.group(1)))
     assert f"\t{took.group(2)}\t" in row, (took.group(0), row)
+
+
+def test_approve_and_reject_print_the_decision_and_the_resumed_run_in_a_few_lines(
+        tmp_path: Path) -> None:
+    from tests.cli_runner import copy_fixture
+
+    for verb, extra in (("approve", ()), ("reject", ("--reason", "numbers are wrong"))):
+        project = str(copy_fixture("approvals", tmp_path / verb))
+        run_cli("-p", project, "materialize", "*")
+        request = run_cli("-p", project, "checkpoints", "list", "--status", "pending",
+                          "--json").json()[0]["request_id"]
+        decided = run_cli("-p", project, verb, request, "--by", "alice", *extra)
+        assert decided.code == 0, decided.stderr
+        lines = [ln for ln in decided.stdout.splitlines() if ln.strip()]
+        assert len(lines) <= 3, lines
+        outcome = "approved" if verb == "approve" else "rejected"
+        assert lines[0].startswith(f"{request} (review): {outcome} by alice"), lines
+        assert re.fullmatch(r"run \S+ succeeded: .* in \d+\.\ds", lines[-1]), lines
+    assert lines[0].endswith(": numbers are wrong")

@@ -90,12 +90,18 @@ def show(ctx: typer.Context, request_id: IdArg, json_flag: JsonOpt = False) -> N
 def _after_decisions(state: CliState, decisions: list[Any]) -> None:
     if state.json:
         state.printer.emit_json([d.to_dict() for d in decisions])
+    elif len(decisions) > 3:  # a backfill's requests: one line, not one per request
+        request = decisions[0].request
+        state.printer.line(f"{len(decisions)} requests {request.status.value} by "
+                           f"{request.decided_by}"
+                           + (f": {request.reason}" if request.reason else ""))
     else:
         for decision in decisions:
             request = decision.request
             state.printer.line(f"{request.request_id} ({request.checkpoint}"
                                f"{'[' + request.partition + ']' if request.partition else ''}): "
-                               f"{request.status.value} by {request.decided_by}")
+                               f"{request.status.value} by {request.decided_by}"
+                               + (f": {request.reason}" if request.reason else ""))
     summaries = {d.resumed.run_id: d.resumed for d in decisions if d.resumed is not None}
     codes = [s.exit_code for s in summaries.values()]
     if not state.json:
@@ -111,7 +117,7 @@ def expire(ctx: typer.Context, resume: ResumeOpt = True, json_flag: JsonOpt = Fa
     from flowstone_cli.api.approvals import expire as api_expire
 
     state = state_of(ctx, json_flag=json_flag)
-    with RunView(state.printer, log_format=state.log_format) as view:
+    with RunView(state.printer, log_format=state.log_format, quiet=True) as view:
         decisions = api_expire(load(state), resume=resume, sink=view)
     if not decisions and not state.json:
         state.printer.line("no request timed out")
@@ -139,7 +145,7 @@ def approve(ctx: typer.Context,
     if (request_id is None) == (backfill is None):
         raise UsageError("give a request id or --backfill ID", hint="flowstone approve ID")
     project = load(state)
-    with RunView(state.printer, log_format=state.log_format) as view:
+    with RunView(state.printer, log_format=state.log_format, quiet=True) as view:
         if backfill is not None:
             if patch is not None:
                 raise UsageError("--patch approves one request", hint="Drop --backfill.")
@@ -158,7 +164,7 @@ def reject(ctx: typer.Context, request_id: IdArg,
     from flowstone_cli.api.approvals import decide
 
     state = state_of(ctx, json_flag=json_flag)
-    with RunView(state.printer, log_format=state.log_format) as view:
+    with RunView(state.printer, log_format=state.log_format, quiet=True) as view:
         decision = decide(load(state), request_id, approve=False, by=by, reason=reason,
                           resume=resume, sink=view)
     _after_decisions(state, [decision])
