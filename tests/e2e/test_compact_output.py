@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 from tests.cli_runner import run_cli
@@ -99,3 +100,48 @@ def test_approve_and_reject_print_the_decision_and_the_resumed_run_in_a_few_line
         assert lines[0].startswith(f"{request} (review): {outcome} by alice"), lines
         assert re.fullmatch(r"run \S+ succeeded: .* in \d+\.\ds", lines[-1]), lines
     assert lines[0].endswith(": numbers are wrong")
+
+
+SLOW = '''\
+import time
+from pathlib import Path
+from flowstone_cli import DailyPartitions, asset
+
+
+@asset(partitions=DailyPartitions(start="2024-01-01"))
+def slow(context):
+    Path(__file__).with_name("started").touch()
+    time.sleep(1)
+    return context.partition
+'''
+
+
+def test_ctrl_c_of_a_backfill_prints_the_command_that_resumes_it(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+
+    from tests.cli_runner import flowstone_executable
+
+    project = tmp_path / "slow"
+    (project / "assets").mkdir(parents=True)
+    (project / "flowstone.toml").write_text('[project]\nname = "slow"\n')
+    (project / "assets" / "slow.py").write_text(SLOW)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWSTONE_")}
+    proc = subprocess.Popen([*flowstone_executable(), "-p", str(project), "backfill", "slow",
+                             "--from", "2024-01-01", "--to", "2024-01-08"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    started = project / "assets" / "started"
+    deadline = time.monotonic() + 300
+    while not started.exists():  # wait until a step runs, however busy the machine
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 130, out + err
+    resume = re.search(r"^resume it with: (flowstone backfill resume (bf-\S+))$", out, re.M)
+    assert resume, out
+    finished = run_cli("-p", str(project), *resume.group(1).split()[1:], timeout=600)
+    assert finished.code == 0, finished.stdout + finished.stderr
+    shown = run_cli("-p", str(project), "backfill", "show", resume.group(2), "--json").json()
+    assert shown["backfill"]["status"] == "succeeded", shown

@@ -94,6 +94,9 @@ def _finish(state: CliState, result: Any) -> None:
         shown = ", ".join(partitions[:6]) + (" …" if len(partitions) > 6 else "")
         state.printer.line(f"  {len(partitions):>5} partition(s) with {label}: {shown}")
     render_summary(state, result.summary)
+    if result.summary.status.value == "canceled":  # Ctrl-C or SIGTERM: say how to go on
+        state.printer.line(f"resume it with: flowstone backfill resume "
+                           f"{result.backfill.backfill_id}")
     raise typer.Exit(result.summary.exit_code)
 
 
