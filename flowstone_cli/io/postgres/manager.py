@@ -6,10 +6,12 @@ transactions on one connection:
 
 1. set-up, under an advisory lock: create the schema, the `_flowstone_partitions` table and the
    asset's table (from the value's Arrow schema) if missing, or check the value fits the table;
-2. data: `DELETE` the partition's rows (or `TRUNCATE` an unpartitioned table), COPY the new
-   rows, record the partition, `COMMIT`. Readers see the old rows until the commit and the new
-   ones after; a writer that dies mid-COPY leaves the previous rows untouched (the server rolls
-   the transaction back when the connection drops).
+2. data: COPY the partition's rows into a new child table and swap it in for the old one
+   (`io/postgres/partitioned.py`; `DELETE` + COPY in a table from an earlier FlowStone or of a
+   multi-dimension asset), or `TRUNCATE` + COPY an unpartitioned table; record the partition;
+   `COMMIT`. Readers see the old rows until the commit and the new ones after; a writer that
+   dies mid-COPY leaves the previous rows untouched (the server rolls the transaction back
+   when the connection drops).
 """
 
 from __future__ import annotations
