@@ -6,10 +6,12 @@ transactions on one connection:
 
 1. set-up, under an advisory lock: create the schema, the `_flowstone_partitions` table and the
    asset's table (from the value's Arrow schema) if missing, or check the value fits the table;
-2. data: `DELETE` the partition's rows (or `TRUNCATE` an unpartitioned table), COPY the new
-   rows, record the partition, `COMMIT`. Readers see the old rows until the commit and the new
-   ones after; a writer that dies mid-COPY leaves the previous rows untouched (the server rolls
-   the transaction back when the connection drops).
+2. data: COPY the partition's rows into a new child table and swap it in for the old one
+   (`io/postgres/partitioned.py`; `DELETE` + COPY in a table from an earlier FlowStone or of a
+   multi-dimension asset), or `TRUNCATE` + COPY an unpartitioned table; record the partition;
+   `COMMIT`. Readers see the old rows until the commit and the new ones after; a writer that
+   dies mid-COPY leaves the previous rows untouched (the server rolls the transaction back
+   when the connection drops).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from flowstone_cli.errors import ConfigError, IOManagerError
 from flowstone_cli.io import failures
 from flowstone_cli.io.base import IOManager, StoreContext, StoredValue
 from flowstone_cli.io.duckdb_manager import arrow_ipc_sha256
-from flowstone_cli.io.postgres import bookkeeping, connection
+from flowstone_cli.io.postgres import bookkeeping, connection, partitioned
 from flowstone_cli.io.postgres import tables as pg_tables
 from flowstone_cli.io.postgres.naming import (
     TableName,
@@ -160,7 +162,7 @@ class PostgresIOManager(IOManager):
                 exc.args = (exc.message,)
                 raise
             con.commit()
-            self._replace(cur, table_name, parts, with_partition_columns(table, parts))
+            self._replace(cur, table_name, parts, table)
             bookkeeping.record(cur, self.schema, table_name, parts, asset=ctx.asset, rows=rows,
                                value_type=_PANDAS if from_pandas else _ARROW)
             con.commit()
@@ -206,6 +208,8 @@ class PostgresIOManager(IOManager):
                 if parts is None:
                     cur.execute(pg_tables.compose(sql.SQL("DROP TABLE {}").format(
                         table_name.sql())))
+                elif len(parts) == 1 and partitioned.is_partitioned(cur, table_name):
+                    partitioned.drop_partition(cur, table_name, next(iter(parts.values())))
                 else:
                     cur.execute(pg_tables.compose(sql.SQL("DELETE FROM {}").format(
                         table_name.sql()) + where_bound(parts)), parameters=tuple(parts.values()))
@@ -223,13 +227,20 @@ class PostgresIOManager(IOManager):
             con.close()  # an uncommitted transaction is rolled back by the server
 
     def _replace(self, cur: Any, table_name: TableName, parts: dict[str, str] | None,
-                 data: Any) -> None:
+                 table: Any) -> None:
         # lazy: optional dependency of the [postgres] extra
         from psycopg import sql
 
+        if parts is not None and len(parts) == 1 and partitioned.is_partitioned(cur, table_name):
+            [(column, key)] = parts.items()
+            partitioned.replace_partition(cur, table_name, column, key,
+                                          table.replace_schema_metadata(None))
+            return
+        data = with_partition_columns(table, parts)
         if parts is None:
             cur.execute(pg_tables.compose(sql.SQL("TRUNCATE {}").format(table_name.sql())))
         else:
+            # A table created before the partitioned layout: one table, a partition column.
             # Two writers of one partition (two runs) take turns: without this, each DELETE
             # would miss the other's uncommitted rows and both COPYs would be kept.
             cur.execute("SELECT pg_advisory_xact_lock(hashtext($1))", parameters=(

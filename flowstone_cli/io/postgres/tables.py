@@ -89,6 +89,12 @@ def ensure_table(cur: Any, table: TableName, value_columns: Sequence[Column],
                        for c in value_columns]
         definitions += [sql.SQL("{} text NOT NULL").format(sql.Identifier(name))
                         for name in partition_columns]
+        if len(partition_columns) == 1:
+            # One child table per partition key (see io/postgres/partitioned.py).
+            cur.execute(compose(sql.SQL("CREATE TABLE {} ({}) PARTITION BY LIST ({})").format(
+                table.sql(), sql.SQL(", ").join(definitions),
+                sql.Identifier(partition_columns[0]))))
+            return
         cur.execute(compose(sql.SQL("CREATE TABLE {} ({})").format(
             table.sql(), sql.SQL(", ").join(definitions))))
         if partition_columns:

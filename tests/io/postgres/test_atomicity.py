@@ -95,12 +95,28 @@ def test_kill_9_mid_copy_leaves_the_previous_partition(tmp_path: Path, pg_server
     first = _materialize(project, pg_server.dsn, 1_000, 1)
     assert first.wait(600) == 0, first.communicate()
     big = 500_000
-    # Hold the COPY in flight: an uncommitted row with the id the big value ends with makes
-    # the writer's COPY wait on the unique index after streaming nearly all its rows.
-    sql_rows(pg_server, f'CREATE UNIQUE INDEX ON "{pg_schema}".events (id, _partition)')
-    blocker = psycopg.connect(pg_server.dsn)
-    blocker.execute(f'INSERT INTO "{pg_schema}".events (id, marker, payload, _partition) '
-                    "VALUES (%s, 0, 'blocker', %s)", (big - 1, DAY))
+    # Hold the COPY in flight: every table created in the schema gets a row trigger that,
+    # for the row the big value ends with, waits on an advisory lock this test holds. (A
+    # partition's rows are COPYed into a new table that is attached when they are all in.)
+    sql_rows(pg_server, f'''CREATE FUNCTION "{pg_schema}".hold_copy() RETURNS trigger
+        LANGUAGE plpgsql AS $$ BEGIN
+            IF NEW.id = {big - 1} THEN PERFORM pg_advisory_xact_lock_shared(4242); END IF;
+            RETURN NEW;
+        END $$''')
+    sql_rows(pg_server, f'''CREATE FUNCTION "{pg_schema}".add_hold() RETURNS event_trigger
+        LANGUAGE plpgsql AS $$ DECLARE created record; BEGIN
+            FOR created IN SELECT * FROM pg_event_trigger_ddl_commands()
+                    WHERE command_tag = 'CREATE TABLE' AND schema_name = '{pg_schema}' LOOP
+                EXECUTE format('CREATE TRIGGER hold BEFORE INSERT ON %s FOR EACH ROW '
+                               'EXECUTE FUNCTION "{pg_schema}".hold_copy()',
+                               created.object_identity);
+            END LOOP;
+        END $$''')
+    hold = f"hold_{pg_schema}"
+    sql_rows(pg_server, f'CREATE EVENT TRIGGER "{hold}" ON ddl_command_end '
+                        f"WHEN TAG IN ('CREATE TABLE') EXECUTE FUNCTION \"{pg_schema}\".add_hold()")
+    blocker = psycopg.connect(pg_server.dsn, autocommit=True)
+    blocker.execute("SELECT pg_advisory_lock(4242)")
     writer = _materialize(project, pg_server.dsn, big, 2)
     try:
         copying = ("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY%%' "
@@ -112,8 +128,9 @@ def test_kill_9_mid_copy_leaves_the_previous_partition(tmp_path: Path, pg_server
         os.killpg(writer.pid, signal.SIGKILL)
         writer.wait(60)
     finally:
-        blocker.rollback()
+        blocker.execute("SELECT pg_advisory_unlock(4242)")
         blocker.close()
+        sql_rows(pg_server, f'DROP EVENT TRIGGER IF EXISTS "{hold}"')
     # The server notices the dead client and rolls its transaction back.
     _wait_for(lambda: sql_rows(pg_server, "SELECT count(*) FROM pg_stat_activity WHERE "
                                "query LIKE 'COPY%%'") == [(0,)], "the rollback")

@@ -191,3 +191,49 @@ def test_two_writers_of_one_partition_take_turns(pg_server, pg_schema) -> None:
         list(pool.map(lambda v: manager.store(_day("events", "2025-01-01"), v), values))
     # Exactly one writer's rows, never two writers' rows kept side by side.
     assert sql_rows(pg_server, f'SELECT count(*) FROM "{pg_schema}".events') == [(20_000,)]
+
+
+def _children(server: PostgresServer, schema: str, table: str) -> list[tuple[str, str]]:
+    return sql_rows(server, "SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) "
+                    "FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                    "WHERE i.inhparent = to_regclass(%s) ORDER BY 2", f'"{schema}"."{table}"')
+
+
+def test_a_partitioned_asset_is_one_table_with_a_child_per_partition(pg_server,
+                                                                    pg_schema) -> None:
+    manager = _manager(pg_server, pg_schema)
+    for day in ("2025-01-01", "2025-01-02"):
+        manager.store(_day("daily", day), pa.table({"n": [1, 2, 3]}))
+    assert sql_rows(pg_server, "SELECT relkind FROM pg_class WHERE oid = to_regclass(%s)",
+                    f'"{pg_schema}".daily') == [("p",)]
+    before = _children(pg_server, pg_schema, "daily")
+    assert [bound for _, bound in before] == ["FOR VALUES IN ('2025-01-01')",
+                                              "FOR VALUES IN ('2025-01-02')"]
+    manager.store(_day("daily", "2025-01-01"), pa.table({"n": [7]}))  # replaced: a new child
+    after = dict((bound, name) for name, bound in _children(pg_server, pg_schema, "daily"))
+    assert after["FOR VALUES IN ('2025-01-01')"] != dict(
+        (b, n) for n, b in before)["FOR VALUES IN ('2025-01-01')"]
+    assert after["FOR VALUES IN ('2025-01-02')"] == before[1][0]
+    assert sql_rows(pg_server, f'SELECT _partition, n FROM "{pg_schema}".daily ORDER BY 1, 2'
+                    ) == [("2025-01-01", 7), ("2025-01-02", 1), ("2025-01-02", 2),
+                          ("2025-01-02", 3)]
+    manager.delete(_day("daily", "2025-01-02"))
+    assert [b for _, b in _children(pg_server, pg_schema, "daily")] == [
+        "FOR VALUES IN ('2025-01-01')"]
+
+
+def test_a_table_from_before_the_partitioned_layout_keeps_working(pg_server,
+                                                                 pg_schema) -> None:
+    # FlowStone 0.x created one plain table with a partition column (and a BRIN index).
+    sql_rows(pg_server, f'CREATE SCHEMA IF NOT EXISTS "{pg_schema}"')
+    sql_rows(pg_server, f'CREATE TABLE "{pg_schema}".legacy (n bigint, _partition text NOT NULL)')
+    manager = _manager(pg_server, pg_schema)
+    for value in ([1, 2], [3]):
+        manager.store(_day("legacy", "2025-01-01"), pa.table({"n": value}))
+    manager.store(_day("legacy", "2025-01-02"), pa.table({"n": [9]}))
+    assert manager.load(_day("legacy", "2025-01-01")).to_pylist() == [{"n": 3}]
+    assert sql_rows(pg_server, "SELECT relkind FROM pg_class WHERE oid = to_regclass(%s)",
+                    f'"{pg_schema}".legacy') == [("r",)]
+    manager.delete(_day("legacy", "2025-01-01"))
+    assert sql_rows(pg_server, f'SELECT _partition, n FROM "{pg_schema}".legacy') == [
+        ("2025-01-02", 9)]
