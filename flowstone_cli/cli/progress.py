@@ -69,12 +69,15 @@ class RunView:
         elif event.kind is EventKind.STEP_STARTED and event.step_id:
             self.running[event.step_id] = event.step_label
         ran = True
-        if event.kind in _FINISHED or event.kind is EventKind.STEP_RETRYING:
+        # A checkpoint that ran and now waits for approval holds no worker: it is done for this
+        # run (a claim wait has no step id: that step has not started).
+        waits_for_review = event.kind is EventKind.STEP_WAITING and bool(event.step_id)
+        if event.kind in _FINISHED or event.kind is EventKind.STEP_RETRYING or waits_for_review:
             if event.step_id:
                 ran = self.slots is None or event.step_id in self._began
                 self.running.pop(event.step_id, None)
                 self._began.discard(event.step_id)
-            if event.kind in _FINISHED:
+            if event.kind in _FINISHED or waits_for_review:
                 self.done += 1
                 self.failed += event.kind in (EventKind.STEP_FAILED, EventKind.STEP_TIMED_OUT)
         if event.kind is not EventKind.STEP_CANCELED:

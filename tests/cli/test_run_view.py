@@ -35,6 +35,20 @@ def test_the_live_display_never_shows_more_running_steps_than_workers() -> None:
     assert "2 running · 2 queued" in head
 
 
+def test_a_checkpoint_waiting_for_approval_is_no_longer_running() -> None:
+    view = RunView(Printer())
+    view(_event(EventKind.RUN_STARTED, steps=3, slots=1))
+    view(_event(EventKind.STEP_STARTED, "review"))
+    view(_event(EventKind.STEP_STARTED, "other"))
+    assert view.running_and_queued() == (["review"], 1)
+    view(_event(EventKind.STEP_WAITING, "review", request_id="r-1"))
+    assert view.running_and_queued() == (["other"], 0)
+    assert view.done == 1
+    # Waiting for another run's claim is not a finished step: it has no step id yet.
+    view(Event(EventKind.STEP_WAITING, "run-1", message="x waits", asset="x"))
+    assert view.running_and_queued() == (["other"], 0) and view.done == 1
+
+
 def test_a_canceled_step_that_never_started_gets_no_line_without_a_terminal(
         capsys: pytest.CaptureFixture[str]) -> None:
     view = RunView(Printer())

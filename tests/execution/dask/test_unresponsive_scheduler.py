@@ -13,12 +13,6 @@ from flowstone_cli.execution.executors.dask import STARTED_TOPIC, TIMEOUT_TOPIC,
 from tests.execution.dask.conftest import start_cluster, worker_env
 
 
-def _log_event(topic: str, key: str) -> None:
-    from distributed import get_worker
-
-    get_worker().log_event(topic, {"key": key})
-
-
 def test_event_questions_give_up_on_a_stopped_scheduler(s3_server: str, markers: Path,
                                                          tmp_path: Path) -> None:
     from distributed import Client
@@ -26,7 +20,9 @@ def test_event_questions_give_up_on_a_stopped_scheduler(s3_server: str, markers:
     cluster = start_cluster(worker_env(s3_server, markers), tmp_path, workers=1)
     client = Client(cluster.address, timeout=30, set_as_default=False)
     try:
-        client.submit(_log_event, TIMEOUT_TOPIC, "step-a", pure=False).result(timeout=120)
+        # Logged from the client: no function of this test module has to reach the cluster,
+        # whose processes cannot import `tests`.
+        client.log_event(TIMEOUT_TOPIC, {"key": "step-a"})
         deadline = time.monotonic() + 120
         while event_keys(client, TIMEOUT_TOPIC, 30.0) != {"step-a"}:
             assert time.monotonic() < deadline, "the event never reached the scheduler"
