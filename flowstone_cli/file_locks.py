@@ -16,7 +16,7 @@ one writer). The lock is on the database file itself, so no extra file appears n
 from __future__ import annotations
 
 import os
-import random
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,10 +26,6 @@ try:  # POSIX; elsewhere sessions rely on DuckDB's own lock only
     import fcntl
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
-
-_FIRST_DELAY = 0.002  # seconds; a short session takes ~15 ms
-_MAX_DELAY = 0.1
-
 
 @contextmanager
 def file_session(path: str | os.PathLike[str], *, shared: bool, deadline: float,
@@ -58,19 +54,68 @@ def file_session(path: str | os.PathLike[str], *, shared: bool, deadline: float,
 
 def _acquire(descriptor: int, shared: bool, deadline: float,
              busy: Callable[[], BaseException]) -> None:
-    mode = (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB
-    delay = _FIRST_DELAY
-    while True:
+    """Take the lock, waiting in the kernel's queue until `deadline`.
+
+    An uncontended lock is taken at once. A contended one is waited for by a helper thread in
+    a blocking `flock`, which the kernel wakes the moment the holder lets go: a waiter that
+    polled instead (sleep, retry) could be overtaken again and again by processes that re-take
+    the lock in a loop, and ran out its whole deadline under load while three processes
+    shared a store. The helper waits on a duplicate of `descriptor` (the same open file, so
+    the lock it takes is ours); a waiter given up on releases the lock as soon as it gets it.
+    """
+    mode = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
+    try:
+        fcntl.flock(descriptor, mode | fcntl.LOCK_NB)
+        return
+    except BlockingIOError:
+        pass
+    waiter = _Waiter(os.dup(descriptor), mode)
+    if not waiter.wait(deadline):
+        raise busy()
+
+
+class _Waiter:
+    """A blocking `flock` on `descriptor` (owned, closed here) in a daemon thread."""
+
+    def __init__(self, descriptor: int, mode: int) -> None:
+        self._descriptor = descriptor
+        self._mode = mode
+        self._guard = threading.Lock()
+        self._done = threading.Event()
+        self._taken = False
+        self._abandoned = False
+        self._error: OSError | None = None
+        threading.Thread(target=self._run, name="flowstone-file-lock", daemon=True).start()
+
+    def _run(self) -> None:
         try:
-            fcntl.flock(descriptor, mode)
+            fcntl.flock(self._descriptor, self._mode)
+        except OSError as exc:
+            with self._guard:
+                self._error = exc
+            os.close(self._descriptor)
+            self._done.set()
             return
-        except BlockingIOError:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise busy() from None
-            # Jitter keeps two waiting processes from retrying in lockstep.
-            time.sleep(min(remaining, random.uniform(delay / 2, delay)))
-            delay = min(delay * 2, _MAX_DELAY)
+        with self._guard:
+            if self._abandoned:
+                fcntl.flock(self._descriptor, fcntl.LOCK_UN)
+            else:
+                self._taken = True
+        os.close(self._descriptor)  # the caller's descriptor keeps the lock, if taken
+        self._done.set()
+
+    def wait(self, deadline: float) -> bool:
+        """True once the lock is taken; False at `deadline` (the lock, if it comes later, is
+        released at once). Ctrl-C while waiting gives the wait up the same way."""
+        try:
+            self._done.wait(max(0.0, deadline - time.monotonic()))
+        finally:
+            with self._guard:
+                if not self._taken:
+                    self._abandoned = True
+        if self._error is not None:
+            raise self._error
+        return self._taken
 
 
 def holder_pid(descriptor: int) -> int | None:

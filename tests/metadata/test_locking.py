@@ -99,6 +99,24 @@ def test_busy_past_the_deadline_names_the_holding_pid(path: Path) -> None:
     assert err.retryable
 
 
+def test_a_waiter_that_gave_up_does_not_keep_the_lock(path: Path) -> None:
+    # The wait happens in the kernel (a blocking flock in a helper thread); a wait given up on
+    # at the deadline must let go of the lock when it arrives, or this process would hold
+    # the store for good.
+    holder = hold(path, 30)
+    try:
+        with pytest.raises(MetadataStoreBusyError), MetadataStore(path, lock_timeout=0.3).writer():
+            pass
+    finally:
+        holder.kill()
+        holder.wait()
+    writer = python(WRITE_BATCHES, path, "after", 1)  # another process, lock_timeout=30
+    _, stderr = writer.communicate(timeout=120)
+    assert writer.returncode == 0, stderr
+    with MetadataStore(path, lock_timeout=20).writer() as w:  # and this one, again
+        w.insert_run(RunRecord("r2", RunStatus.RUNNING))
+
+
 def test_a_read_only_holder_blocks_a_writer_until_the_deadline(path: Path) -> None:
     holder = hold(path, 30, "ro")
     try:

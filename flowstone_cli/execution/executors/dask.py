@@ -240,7 +240,10 @@ class DaskExecutor:
     def _translate(self, flight: _InFlight, value: object) -> StepResult:
         task, future = flight.task, flight.future
         key = flight.key
-        if future.status == "finished" and isinstance(value, StepResult):
+        if isinstance(value, StepResult):
+            # Only the step function returns one, so the step ran to its end. The future's
+            # status may say otherwise by now: when the worker that holds the (already
+            # gathered) result dies, Dask marks the future lost.
             return value
         if key in self._timed_out or (future.status == "error" and flight.timeout is not None
                                       and key in self._fired_timeouts()):
